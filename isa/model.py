@@ -1,0 +1,413 @@
+"""Declarations of an ISA: state, roles, modes, causes, operands, instructions.
+
+An :class:`Isa` is built by a definition file (``isa/machines/pg3.py`` or a user's file)
+through calls such as ``isa.bank(...)``, ``isa.field(...)`` and the ``@isa.instruction``
+decorator. Nothing here executes anything: :mod:`virtcheck.isa.semantics` turns each
+instruction's Python function into effects once, and the backends consume those.
+
+Every declaration remembers the file and line that made it, so a problem found later
+(at :meth:`Isa.finalize`) is reported where the user can fix it.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from dataclasses import dataclass, field as dc_field
+from typing import Any, Callable, Optional
+
+from virtcheck.isa.errors import IsaError
+
+
+class Role(enum.Enum):
+    """Who owns a state field (design.md §3)."""
+
+    USER = "user"  #: seen and changed by a program in every mode
+    SYSTEM = "system"  #: what a monitor must control
+
+
+USER = Role.USER
+SYSTEM = Role.SYSTEM
+
+
+class Kind(enum.Enum):
+    """Kinds of trap cause (design.md §2)."""
+
+    MEMORY = "memory"  #: bounds / translation fault
+    PRIVILEGE = "privilege"  #: the privileged-instruction trap
+    CALL = "call"  #: SVC / INT: traps in every mode
+    EXCEPTION = "exception"  #: arithmetic and similar
+
+
+def _caller(depth: int = 2) -> str:
+    frame = sys._getframe(depth)
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+@dataclass(frozen=True)
+class FieldDecl:
+    """One scalar state field (a register, flag or control register)."""
+
+    name: str
+    width: int
+    role: Role
+    doc: str = ""
+    bank: Optional[str] = None  #: set for the members of a register bank
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class BankDecl:
+    name: str
+    count: int
+    width: int
+    role: Role
+    doc: str = ""
+    where: str = ""
+
+    def member(self, i: int) -> str:
+        return f"{self.name}{i}"
+
+    @property
+    def index_width(self) -> int:
+        return max(1, (self.count - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class Part:
+    """A field that stands for bits ``hi..lo`` of a composite register."""
+
+    field: str
+    hi: int
+    lo: int
+
+
+@dataclass(frozen=True)
+class CompositeDecl:
+    """A wide register made of separately-roled fields (e.g. EFLAGS: CF user, IF system).
+
+    Bits covered by no part read as ``fixed`` and ignore writes.
+    """
+
+    name: str
+    width: int
+    parts: tuple[Part, ...]
+    fixed: int = 0
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class MemoryDecl:
+    name: str
+    addr_width: int
+    width: int
+    doc: str = ""
+    where: str = ""
+
+    @property
+    def size(self) -> int:
+        return 1 << self.addr_width
+
+
+@dataclass(frozen=True)
+class Cause:
+    name: str
+    kind: Kind
+    code: int
+    doc: str = ""
+
+
+@dataclass(frozen=True)
+class OperandDecl:
+    """An instruction operand: its domain and where it sits in the encoding.
+
+    ``kind`` is ``reg`` (an index into ``bank``), ``imm`` (an immediate of ``width`` bits,
+    ``signed`` in its assembly syntax and when widened) or ``target`` (an address; with
+    ``pcrel`` the encoding holds ``target - pc``). ``limit`` (exclusive) narrows the
+    domain below the encoding field's ``2**field`` values; the decoder maps an out-of-domain
+    field value into the domain, so every word still decodes.
+    """
+
+    name: str
+    kind: str
+    width: int
+    field: int
+    signed: bool = False
+    pcrel: bool = False
+    bank: Optional[str] = None
+    limit: Optional[int] = None
+
+    @property
+    def domain_size(self) -> int:
+        return self.limit if self.limit is not None else 1 << self.width
+
+
+def Reg(bank: str) -> dict:
+    """Operand spec: a register of ``bank``."""
+    return {"kind": "reg", "bank": bank}
+
+
+def Imm(width: int, *, signed: bool = False, field: Optional[int] = None, limit: Optional[int] = None) -> dict:
+    """Operand spec: an immediate of ``width`` bits (``field`` bits in the encoding)."""
+    return {"kind": "imm", "width": width, "signed": signed, "field": field, "limit": limit}
+
+
+def Target(width: int, *, pcrel: bool = False, field: Optional[int] = None) -> dict:
+    """Operand spec: a code address (absolute, or relative to the instruction's own pc)."""
+    return {"kind": "target", "width": width, "signed": pcrel, "pcrel": pcrel, "field": field}
+
+
+@dataclass
+class Instruction:
+    """One instruction: mnemonic, operands, encoding, syntax and semantics side by side."""
+
+    mnemonic: str
+    syntax: str
+    operands: tuple[OperandDecl, ...]
+    semantics: Callable[..., Any]
+    doc: str
+    where: str
+    opcode: int = -1
+    effects: Any = None  #: set by finalize: a semantics.Effects
+    layout: tuple[tuple[str, int, int], ...] = ()  #: (operand, hi, lo) in the word
+
+    def operand(self, name: str) -> OperandDecl:
+        for o in self.operands:
+            if o.name == name:
+                return o
+        raise KeyError(name)
+
+
+ModePredicate = Callable[[Any], Any]
+
+
+class Isa:
+    """An ISA under construction, then finalized and immutable in practice."""
+
+    def __init__(self, name: str, *, word: int, doc: str = "", source: str = "", guest_doc: str = ""):
+        self.name = name
+        self.doc = doc
+        self.source = source  #: historical source / citation, shown in reports
+        self.word = word  #: instruction word width in bits
+        self.opcode_width = 6
+        self.fields: dict[str, FieldDecl] = {}
+        self.banks: dict[str, BankDecl] = {}
+        self.composites: dict[str, CompositeDecl] = {}
+        self.memories: dict[str, MemoryDecl] = {}
+        self.causes: dict[str, Cause] = {}
+        self.instructions: list[Instruction] = []
+        self.modes: dict[str, ModePredicate] = {}
+        self.supervisor: Optional[str] = None
+        self.guest_fn: Optional[ModePredicate] = None
+        self.guest_doc = guest_doc
+        self.pc_name: Optional[str] = None
+        self.code_memory: Optional[str] = None
+        self.translate_fn: Optional[Callable] = None
+        self.trap_fn: Optional[Callable] = None
+        self.where = _caller(2)
+        self._final = False
+        self.derived_from: Optional[str] = None
+
+    # --- state -------------------------------------------------------------------
+    def _check_new(self, name: str, what: str) -> None:
+        if self._final:
+            raise IsaError(f"ISA '{self.name}' is finalized: cannot add {what} '{name}'", where=_caller(3))
+        if not name.isidentifier():
+            raise IsaError(f"{what} name '{name}' is not an identifier", where=_caller(3))
+        taken = set(self.fields) | set(self.banks) | set(self.composites) | set(self.memories)
+        if name in taken:
+            raise IsaError(f"{what} '{name}' is declared twice", where=_caller(3))
+
+    def field(self, name: str, width: int, role: Role, doc: str = "") -> None:
+        """Declare a scalar field of ``width`` bits owned by ``role``."""
+        self._check_new(name, "field")
+        if not isinstance(role, Role):
+            raise IsaError(f"field '{name}': role must be USER or SYSTEM, not {role!r}", where=_caller())
+        if width < 1:
+            raise IsaError(f"field '{name}': width must be at least 1, not {width}", where=_caller())
+        self.fields[name] = FieldDecl(name, width, role, doc, None, _caller())
+
+    def bank(self, name: str, count: int, width: int, role: Role, doc: str = "") -> None:
+        """Declare a register bank ``name0 .. name{count-1}``, indexed by register operands."""
+        self._check_new(name, "bank")
+        where = _caller()
+        self.banks[name] = BankDecl(name, count, width, role, doc, where)
+        for i in range(count):
+            member = f"{name}{i}"
+            if member in self.fields:
+                raise IsaError(f"bank '{name}' member '{member}' clashes with a field", where=where)
+            self.fields[member] = FieldDecl(member, width, role, doc, name, where)
+
+    def composite(self, name: str, width: int, parts: dict[str, tuple[int, int]], fixed: int = 0) -> None:
+        """Declare a register that is a view of fields, e.g. ``EFLAGS`` over ``CF``, ``IF``...
+
+        ``parts`` maps an already-declared field to its ``(hi, lo)`` bits.
+        """
+        self._check_new(name, "composite")
+        where = _caller()
+        ps = []
+        used = 0
+        for fname, (hi, lo) in parts.items():
+            f = self.fields.get(fname)
+            if f is None:
+                raise IsaError(f"composite '{name}': part '{fname}' is not a declared field", where=where)
+            if hi - lo + 1 != f.width or lo < 0 or hi >= width:
+                raise IsaError(
+                    f"composite '{name}': part '{fname}' bits [{hi}:{lo}] do not match its width {f.width}"
+                    f" inside {width} bits",
+                    where=where,
+                )
+            bits = ((1 << (hi - lo + 1)) - 1) << lo
+            if used & bits:
+                raise IsaError(f"composite '{name}': part '{fname}' overlaps another part", where=where)
+            used |= bits
+            ps.append(Part(fname, hi, lo))
+        self.composites[name] = CompositeDecl(name, width, tuple(ps), fixed & ~used, where)
+
+    def memory(self, name: str, addr_width: int, width: int, doc: str = "") -> None:
+        self._check_new(name, "memory")
+        self.memories[name] = MemoryDecl(name, addr_width, width, doc, _caller())
+        if self.code_memory is None:
+            self.code_memory = name
+
+    def pc(self, name: str, width: int, doc: str = "program counter") -> None:
+        """Declare the program counter (a user field): an instruction that does not write it
+        advances it by one instruction word."""
+        self._check_new(name, "field")
+        self.fields[name] = FieldDecl(name, width, USER, doc, None, _caller())
+        self.pc_name = name
+
+    def cause(self, name: str, kind: Kind, code: int, doc: str = "") -> Cause:
+        if name in self.causes:
+            raise IsaError(f"trap cause '{name}' is declared twice", where=_caller())
+        if any(c.code == code for c in self.causes.values()):
+            raise IsaError(f"trap cause '{name}': code {code} is already used", where=_caller())
+        c = Cause(name, kind, code, doc)
+        self.causes[name] = c
+        return c
+
+    # --- modes and configurations --------------------------------------------------
+    def mode(self, name: str, predicate: ModePredicate, *, supervisor: bool = False) -> None:
+        """Declare a mode as a predicate over the state (``lambda m: m.M == 1``)."""
+        if name in self.modes:
+            raise IsaError(f"mode '{name}' is declared twice", where=_caller())
+        self.modes[name] = predicate
+        if supervisor:
+            if self.supervisor is not None:
+                raise IsaError(f"two supervisor modes: '{self.supervisor}' and '{name}'", where=_caller())
+            self.supervisor = name
+
+    def guest(self, predicate: ModePredicate, doc: str) -> None:
+        """The guest configuration: the system state a deprivileged guest runs in."""
+        self.guest_fn = predicate
+        self.guest_doc = doc
+
+    # --- translation and traps -----------------------------------------------------
+    def translate(self, fn: Callable) -> Callable:
+        """Decorator: ``fn(m, vaddr, units, access) -> (paddr, fault)`` in the language."""
+        self.translate_fn = fn
+        return fn
+
+    def on_trap(self, fn: Callable) -> Callable:
+        """Decorator: ``fn(m, cause, info)``, the state change a trap makes."""
+        self.trap_fn = fn
+        return fn
+
+    # --- instructions ------------------------------------------------------------
+    def instruction(self, syntax: str, doc: str = "", **operands: dict) -> Callable:
+        """Decorator declaring one instruction; the function's name is the mnemonic."""
+
+        def deco(fn: Callable) -> Callable:
+            where = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno - 1}"
+            mnemonic = fn.__name__
+            if self._final:
+                raise IsaError("ISA is finalized", where=where, instruction=mnemonic)
+            if any(i.mnemonic == mnemonic for i in self.instructions):
+                raise IsaError("duplicate mnemonic", where=where, instruction=mnemonic)
+            ops = tuple(self._operand(mnemonic, where, n, spec) for n, spec in operands.items())
+            self.instructions.append(
+                Instruction(mnemonic, syntax, ops, fn, (doc or fn.__doc__ or "").strip(), where)
+            )
+            return fn
+
+        return deco
+
+    def _operand(self, mnemonic: str, where: str, name: str, spec: dict) -> OperandDecl:
+        kind = spec["kind"]
+        if kind == "reg":
+            bank = self.banks.get(spec["bank"])
+            if bank is None:
+                raise IsaError(
+                    f"operand '{name}' names register bank '{spec['bank']}', which is not declared"
+                    f" (declared: {', '.join(self.banks) or 'none'})",
+                    where=where, instruction=mnemonic,
+                )
+            w = bank.index_width
+            limit = bank.count if bank.count != 1 << w else None
+            return OperandDecl(name, "reg", w, w, bank=bank.name, limit=limit)
+        width = spec["width"]
+        fld = spec.get("field") or width
+        if width > fld:
+            raise IsaError(
+                f"operand '{name}' has a {width}-bit domain but only {fld} bits in the encoding",
+                where=where, instruction=mnemonic,
+            )
+        return OperandDecl(
+            name, kind, width, fld, signed=spec.get("signed", False), pcrel=spec.get("pcrel", False),
+            limit=spec.get("limit"),
+        )
+
+    def derive(self, name: str, *, doc: str, source: str = "") -> "Isa":
+        """A copy of this (unfinalized or finalized) ISA under a new name, to add to."""
+        new = Isa(name, word=self.word, doc=doc, source=source)
+        new.where = _caller()
+        for attr in ("fields", "banks", "composites", "memories", "causes", "modes"):
+            setattr(new, attr, dict(getattr(self, attr)))
+        new.instructions = [
+            Instruction(i.mnemonic, i.syntax, i.operands, i.semantics, i.doc, i.where) for i in self.instructions
+        ]
+        for attr in ("opcode_width", "supervisor", "guest_fn", "guest_doc", "pc_name", "code_memory",
+                     "translate_fn", "trap_fn"):
+            setattr(new, attr, getattr(self, attr))
+        new.derived_from = self.name
+        return new
+
+    # --- derived views -----------------------------------------------------------
+    def field_names(self) -> list[str]:
+        return list(self.fields)
+
+    def role_fields(self, role: Role) -> list[str]:
+        return [f.name for f in self.fields.values() if f.role is role]
+
+    def by_mnemonic(self, mnemonic: str) -> Instruction:
+        for i in self.instructions:
+            if i.mnemonic.lower() == mnemonic.lower():
+                return i
+        raise KeyError(mnemonic)
+
+    @property
+    def pc_field(self) -> FieldDecl:
+        assert self.pc_name is not None
+        return self.fields[self.pc_name]
+
+    @property
+    def units_per_word(self) -> int:
+        """Memory cells one instruction word occupies in the code memory."""
+        return self.word // self.memories[self.code_memory].width  # type: ignore[index]
+
+    def finalize(self) -> "Isa":
+        """Validate everything and build every instruction's effects (once)."""
+        if self._final:
+            return self
+        from virtcheck.isa.validate import finalize
+
+        finalize(self)
+        self._final = True
+        return self
+
+    @property
+    def final(self) -> bool:
+        return self._final
+
+    def __repr__(self) -> str:
+        return f"<Isa {self.name}: {len(self.instructions)} instructions>"
