@@ -345,6 +345,12 @@ class CompiledIsa:
         self.sources[name] = src
         return _compile(src, _namespace(eff), name, dump)[name]
 
+    def compile_effects(self, name: str, eff: Effects, params: list[str], *, exits: bool = True,
+                        result: bool = False) -> Callable:
+        """Compile other effects (a translation, a monitor's helper) in this ISA's layout:
+        ``fn(S, <memories>, *params)``."""
+        return self._plain(name, eff, params, False, exits=exits, result=result)
+
     # --- decoding ------------------------------------------------------------------
     def decode(self, word: int) -> tuple[Instruction, tuple[int, ...]]:
         """Every word decodes: the opcode and out-of-domain operand fields wrap around."""

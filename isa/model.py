@@ -204,6 +204,14 @@ class Isa:
         self.code_memory: Optional[str] = None
         self.translate_fn: Optional[Callable] = None
         self.trap_fn: Optional[Callable] = None
+        # monitor support (hypervisor): see reset(), partition(), timer()
+        self.reset_fields: dict[str, int] = {}
+        self.partition_fn: Optional[Callable] = None
+        self.partition_fits_fn: Optional[Callable] = None
+        self.partition_doc = ""
+        self.timer_cause: Optional[str] = None
+        self.timer_enabled_fn: Optional[ModePredicate] = None
+        self.timer_period = 0
         self.where = _caller(2)
         self._final = False
         self.derived_from: Optional[str] = None
@@ -313,6 +321,45 @@ class Isa:
         self.trap_fn = fn
         return fn
 
+    # --- monitor support ---------------------------------------------------------
+    def reset(self, **fields: int) -> None:
+        """The state at power-on, for the fields that are not zero (a machine that runs a
+        program bare starts here, with the pc at the program's entry)."""
+        for name in fields:
+            if name not in self.fields:
+                raise IsaError(f"reset names undeclared field '{name}'", where=_caller())
+        self.reset_fields = dict(fields)
+
+    def partition(self, compose: Callable, *, fits: Callable, doc: str = "") -> None:
+        """How a monitor confines a guest to a partition of physical memory with the ISA's
+        own translation.
+
+        ``compose(v, base, size)`` returns, for every ``system`` field, the value the real
+        machine holds while it runs a guest whose virtual state is ``v`` in the physical
+        cells ``[base, base + size)``: the guest configuration with the guest's virtual
+        translation composed with the partition. ``fits(v, size)`` is the 1-bit condition
+        under which that composition is exact (the guest's translation stays inside its
+        ``size`` cells). Both are written in the language, so the concrete executor and the
+        Z3 proofs of the monitor read the same definition.
+        """
+        self.partition_fn = compose
+        self.partition_fits_fn = fits
+        self.partition_doc = doc
+
+    def timer(self, cause: Cause | str, *, enabled: ModePredicate, period: int, doc: str = "") -> None:
+        """An interval timer outside the instruction semantics: after every ``period``
+        completed instructions a ``cause`` trap is pending, and it is taken between two
+        instructions as soon as ``enabled`` holds. No instruction reads or writes it, so
+        it changes no instruction's classification."""
+        name = cause.name if isinstance(cause, Cause) else cause
+        if name not in self.causes:
+            raise IsaError(f"timer names undeclared cause '{name}'", where=_caller())
+        if period < 1:
+            raise IsaError(f"timer period must be at least 1, not {period}", where=_caller())
+        self.timer_cause = name
+        self.timer_enabled_fn = enabled
+        self.timer_period = period
+
     # --- instructions ------------------------------------------------------------
     def instruction(self, syntax: str, doc: str = "", **operands: dict) -> Callable:
         """Decorator declaring one instruction; the function's name is the mnemonic."""
@@ -367,8 +414,10 @@ class Isa:
             Instruction(i.mnemonic, i.syntax, i.operands, i.semantics, i.doc, i.where) for i in self.instructions
         ]
         for attr in ("opcode_width", "supervisor", "guest_fn", "guest_doc", "pc_name", "code_memory",
-                     "translate_fn", "trap_fn"):
+                     "translate_fn", "trap_fn", "partition_fn", "partition_fits_fn", "partition_doc",
+                     "timer_cause", "timer_enabled_fn", "timer_period"):
             setattr(new, attr, getattr(self, attr))
+        new.reset_fields = dict(self.reset_fields)
         new.derived_from = self.name
         return new
 

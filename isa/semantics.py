@@ -48,6 +48,16 @@ class Store:
     value: Expr
 
 
+@dataclass(frozen=True)
+class Access:
+    """A memory access through translation: what a guest 'sees' of memory."""
+
+    vaddr: Expr
+    units: int
+    kind: str  #: "read" | "write"
+    memory: str
+
+
 @dataclass
 class Effects:
     """What one step does, as data."""
@@ -57,6 +67,7 @@ class Effects:
     bank_writes: list[BankWrite] = dc_field(default_factory=list)
     stores: list[Store] = dc_field(default_factory=list)
     result: Optional[Expr] = None  #: a returned value (translation: the physical address)
+    accesses: list["Access"] = dc_field(default_factory=list)  #: virtual accesses, in order
 
     def roots(self) -> list[Expr]:
         """Every expression the effects mention (for traversals)."""
@@ -70,6 +81,7 @@ class Effects:
             out += [s.addr, s.value]
         if self.result is not None:
             out.append(self.result)
+        out += [a.vaddr for a in self.accesses]
         return out
 
 
@@ -220,12 +232,14 @@ class Builder:
         """Read ``units`` cells at virtual ``vaddr`` (little-endian when more than one)."""
         mem = self._memory(memory)
         vaddr = E.lift(vaddr, mem.addr_width)
+        self._effects.accesses.append(Access(vaddr, units, "read", mem.name))
         paddr = self.translate(vaddr, units, "read", mem.name)
         return self.phys_load(paddr, units=units, memory=mem.name)
 
     def store(self, vaddr: Any, value: Any, *, units: int = 1, memory: Optional[str] = None) -> None:
         mem = self._memory(memory)
         vaddr = E.lift(vaddr, mem.addr_width)
+        self._effects.accesses.append(Access(vaddr, units, "write", mem.name))
         paddr = self.translate(vaddr, units, "write", mem.name)
         self.phys_store(paddr, value, units=units, memory=mem.name)
 

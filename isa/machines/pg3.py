@@ -230,6 +230,33 @@ def GETR(m, rd):
     m.r[rd] = concat(const(0, 4), m.l, const(0, 4), m.b)
 
 
+# --- monitor support (hypervisor) ---------------------------------------------------
+# Facts a monitor needs and the instruction table does not say. None of them changes an
+# instruction's semantics, so the classification of every instruction is unchanged.
+
+isa.reset(M=1, b=(1 << ADDR) - 1)  # power-on: supervisor mode, R = (0, 4095) covers E
+
+TIMER = isa.cause("timer", EXCEPTION, 5, doc="interval timer (taken between instructions when IE = 1)")
+isa.timer(TIMER, enabled=lambda m: m.IE == 1, period=500,
+          doc="a trap every 500 completed instructions, held pending while IE = 0")
+
+
+def _partition(v, base, size):
+    """Run the guest in user mode with R = (base + l, b): PG §2's relocation composed with the
+    partition. A bound reaching past the partition is cut at its end, so no address leaves it."""
+    wide = ADDR + 1
+    room = ite(ult(v.l, size), size - v.l, const(0, ADDR))
+    fits = ule(zext(v.l, wide) + zext(v.b, wide), zext(size, wide))
+    return {"M": const(0, 1), "IE": v.IE, "l": base + v.l, "b": ite(fits, v.b, room)}
+
+
+isa.partition(
+    _partition,
+    fits=lambda v, size: ule(zext(v.l, ADDR + 1) + zext(v.b, ADDR + 1), zext(size, ADDR + 1)),
+    doc="real R = (base + l, b) in user mode; exact while l + b <= the partition's size",
+)
+
+
 # --- historical variants: each adds one instruction that breaks one condition ---------
 
 jrst = isa.derive(
@@ -248,15 +275,16 @@ def JRST1(m, target):
 
 mfsr = isa.derive(
     "pg3-mfsr",
-    doc="pg3 plus an unprivileged read of the mode and interrupt bits: mode-sensitive.",
+    doc="pg3 plus an unprivileged read of the mode: mode-sensitive.",
     source="Motorola MC68000 MOVE from SR (unprivileged on the 68000, privileged from the 68010)",
 )
 
 
 @mfsr.instruction("MFSR {rd}", rd=R)
 def MFSR(m, rd):
-    """rd := IE << 1 | M, in every mode (m68000 MOVE from SR)."""
-    m.r[rd] = zext(concat(m.IE, m.M), WORD)
+    """rd := M, in every mode (after m68000 MOVE from SR, reduced to its supervisor bit so the
+    variant breaks exactly one condition: a mode read; the m68000 model reads the whole SR)."""
+    m.r[rd] = zext(m.M, WORD)
 
 
 lra = isa.derive(

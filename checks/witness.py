@@ -1,0 +1,143 @@
+"""Witnesses: the concrete states behind every existential answer, replayed for real.
+
+A solver model is turned into :class:`MachineState` values and the claim is checked
+again on the compiled backend. Only then does it count (see ``classify._checked``).
+Memory the model leaves unconstrained is completed so that the pair really is
+indistinguishable to a guest: every virtual address valid in both states shows the same
+value through both translations.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from virtcheck.checks.results import Witness
+from virtcheck.isa.concrete import HALT, compiled
+from virtcheck.isa.model import Instruction, Isa, Kind, Role
+from virtcheck.isa.state import MachineState, Memory, Outcome
+
+_translators: dict[tuple, object] = {}
+
+
+def translator(isa: Isa, memory: str):
+    """Compiled ``fn(S, *mems, vaddr)`` -> physical address, or a (cause, info) fault."""
+    key = (id(isa), memory)
+    fn = _translators.get(key)
+    if fn is None:
+        from virtcheck.checks.classify import _translation_effects
+
+        eff = _translation_effects(isa, 1, "read", memory)
+        fn = compiled(isa).compile_effects(f"translate_{memory}", eff, ["vaddr"], exits=True, result=True)
+        _translators[key] = fn
+    return fn
+
+
+def run(isa: Isa, ins: Instruction, operands: dict[str, int], state: MachineState) -> tuple[Outcome, MachineState]:
+    """One instruction on the compiled backend."""
+    S, mems = state.flat(isa)
+    step = compiled(isa).step_of(ins, [operands[o.name] for o in ins.operands])
+    out = Outcome.of(step(S, *mems))
+    return out, MachineState.from_flat(isa, S, mems)
+
+
+def view(isa: Isa, state: MachineState, memory: str) -> dict[int, int]:
+    """Virtual address -> value, for every address the translation accepts."""
+    S, mems = state.flat(isa)
+    fn = translator(isa, memory)
+    idx = list(isa.memories).index(memory)
+    out = {}
+    for a in range(isa.memories[memory].size):
+        p = fn(S, *mems, a)
+        if isinstance(p, int):
+            out[a] = mems[idx][p]
+    return out
+
+
+def complete(isa: Isa, a: MachineState, b: MachineState) -> MachineState:
+    """``b`` with its memory made equal to ``a``'s wherever both translations are valid."""
+    b = b.copy()
+    for mem in isa.memories:
+        S, mems = b.flat(isa)
+        SA, memsA = a.flat(isa)
+        fn = translator(isa, mem)
+        idx = list(isa.memories).index(mem)
+        for v in range(isa.memories[mem].size):
+            pa, pb = fn(SA, *memsA, v), fn(S, *mems, v)
+            if isinstance(pa, int) and isinstance(pb, int):
+                mems[idx][pb] = memsA[idx][pa]
+        b.memories[mem] = Memory.from_list(mems[idx])
+    return b
+
+
+def _diff(isa: Isa, before: MachineState, after: MachineState, names) -> list[str]:
+    return [f"{n}={after.fields[n]:#x}" for n in names if before.fields[n] != after.fields[n]]
+
+
+def privileged_witness(isa: Isa, ins: Instruction, ops: dict[str, int], sup: MachineState,
+                       guest: MachineState) -> Witness:
+    o1, p1 = run(isa, ins, ops, sup)
+    o2, p2 = run(isa, ins, ops, guest)
+    mem_trap = lambda o: o.kind == "trap" and isa.causes[o.cause].kind is Kind.MEMORY  # noqa: E731
+    replayed = not mem_trap(o1) and not mem_trap(o2) and (o2.kind != "trap" or o1.kind == "trap")
+    mode = list(isa.modes)
+    expl = (f"{isa.name}: {ins.mnemonic} is not privileged: in the guest configuration "
+            f"{guest.short(isa, _mode_names(isa))} it ends {o2}, in supervisor mode it ends {o1}")
+    return Witness("privileged", ins.mnemonic, ops, [sup, guest], [o1, o2], [p1, p2], expl, [], replayed)
+
+
+def _mode_names(isa: Isa) -> list[str]:
+    from virtcheck.checks.classify import FieldClasses
+
+    return list(FieldClasses.of(isa).mode) + [isa.pc_name]  # type: ignore[list-item]
+
+
+def control_witness(isa: Isa, ins: Instruction, ops: dict[str, int], s: MachineState, prop: str) -> Witness:
+    o, p = run(isa, ins, ops, s)
+    system = isa.role_fields(Role.SYSTEM)
+    changed = _diff(isa, s, p, system)
+    replayed = o.kind == "ok" and bool(changed)
+    where = "from the guest configuration " if prop.endswith("guest") else "from "
+    expl = (f"{isa.name}: {ins.mnemonic} is control-sensitive: {where}{s.short(isa, system + [isa.pc_name])} "
+            f"it sets {', '.join(changed) or '(nothing)'} without trapping")
+    return Witness(prop, ins.mnemonic, ops, [s], [o], [p], expl, changed, replayed)
+
+
+def behaviour_witness(isa: Isa, ins: Instruction, ops: dict[str, int], a: MachineState, b: MachineState,
+                      prop: str, free: list[str]) -> Witness:
+    b = complete(isa, a, b)
+    oa, pa = run(isa, ins, ops, a)
+    ob, pb = run(isa, ins, ops, b)
+    user = isa.role_fields(Role.USER)
+    differs = [f"{n}: {pa.fields[n]:#x} vs {pb.fields[n]:#x}" for n in user if pa.fields[n] != pb.fields[n]]
+    for mem in isa.memories:
+        # compared through the translation each state had before the step
+        va, vb = _view_through(isa, a, pa, mem), _view_through(isa, b, pb, mem)
+        for addr in sorted(set(va) & set(vb)):
+            if va[addr] != vb[addr]:
+                differs.append(f"{mem}[virtual {addr:#x}]: {va[addr]:#x} vs {vb[addr]:#x}")
+                break
+    same_view = True
+    for m in isa.memories:
+        va_pre, vb_pre = view(isa, a, m), view(isa, b, m)
+        same_view &= all(va_pre[k] == v for k, v in vb_pre.items() if k in va_pre)
+    same_user = all(a.fields[n] == b.fields[n] for n in user)
+    replayed = oa.kind == "ok" and ob.kind == "ok" and bool(differs) and same_view and same_user
+    diff_in = [n for n in free if a.fields[n] != b.fields[n]]
+    kind = prop.replace("_", "-").replace("user-behaviour-sensitive", "user-sensitive")
+    expl = (f"{isa.name}: {ins.mnemonic} is {kind}: from {a.short(isa, diff_in)} and {b.short(isa, diff_in)}"
+            f" (a guest cannot tell them apart) it leaves {'; '.join(differs) or '(no difference)'}")
+    return Witness(prop, ins.mnemonic, ops, [a, b], [oa, ob], [pa, pb], expl, differs, replayed)
+
+
+def _view_through(isa: Isa, before: MachineState, after: MachineState, memory: str) -> dict[int, int]:
+    """``after``'s memory seen through ``before``'s translation."""
+    S, mems = before.flat(isa)
+    _, mems_after = after.flat(isa)
+    fn = translator(isa, memory)
+    idx = list(isa.memories).index(memory)
+    out = {}
+    for v in range(isa.memories[memory].size):
+        p = fn(S, *mems, v)
+        if isinstance(p, int):
+            out[v] = mems_after[idx][p]
+    return out
