@@ -365,7 +365,7 @@ class Isa:
         """Decorator declaring one instruction; the function's name is the mnemonic."""
 
         def deco(fn: Callable) -> Callable:
-            where = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno - 1}"
+            where = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"  # the decorator line
             mnemonic = fn.__name__
             if self._final:
                 raise IsaError("ISA is finalized", where=where, instruction=mnemonic)
