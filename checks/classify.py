@@ -337,11 +337,19 @@ def theorem(number: str, instructions: list[InstructionResult], prop: str, state
     return TheoremResult(number, verdict, violations, undecided, statement)
 
 
-def _worker(ref: tuple[str, str], mnemonic: str, budget: Budget) -> InstructionResult:
-    from virtcheck.isa.loader import load
+_worker_isas: dict[tuple[str, str], tuple[Isa, FieldClasses]] = {}
 
-    isa = next(i for i in load(ref[0]) if i.name == ref[1])
-    return classify_instruction(isa, isa.by_mnemonic(mnemonic), budget)
+
+def _worker(ref: tuple[str, str], mnemonic: str, budget: Budget) -> InstructionResult:
+    """Runs in a pool process: loads each ISA once per process, then classifies."""
+    entry = _worker_isas.get(ref)
+    if entry is None:
+        from virtcheck.isa.loader import load
+
+        isa = next(i for i in load(ref[0]) if i.name == ref[1])
+        entry = _worker_isas[ref] = (isa, FieldClasses.of(isa))
+    isa, fc = entry
+    return classify_instruction(isa, isa.by_mnemonic(mnemonic), budget, fc)
 
 
 def classify_isa(isa: Isa, budget: Budget = Budget(), jobs: int = 1, ref: Optional[str] = None,

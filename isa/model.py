@@ -157,7 +157,7 @@ def Target(width: int, *, pcrel: bool = False, field: Optional[int] = None) -> d
     return {"kind": "target", "width": width, "signed": pcrel, "pcrel": pcrel, "field": field}
 
 
-@dataclass
+@dataclass(eq=False)  # identity: its effects hold Exprs
 class Instruction:
     """One instruction: mnemonic, operands, encoding, syntax and semantics side by side."""
 

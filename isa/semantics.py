@@ -25,7 +25,7 @@ from virtcheck.isa.expr import Expr
 from virtcheck.isa.model import Cause, Isa
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds Exprs: identity, never Expr.__eq__
 class Exit:
     """A way out of a step: ``cause`` is None for a halt."""
 
@@ -34,21 +34,21 @@ class Exit:
     info: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds Exprs: identity, never Expr.__eq__
 class BankWrite:
     bank: str
     index: Expr
     value: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds Exprs: identity, never Expr.__eq__
 class Store:
     memory: str
     addr: Expr
     value: Expr
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds Exprs: identity, never Expr.__eq__
 class Access:
     """A memory access through translation: what a guest 'sees' of memory."""
 
@@ -58,7 +58,7 @@ class Access:
     memory: str
 
 
-@dataclass
+@dataclass(eq=False)
 class Effects:
     """What one step does, as data."""
 
