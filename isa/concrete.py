@@ -209,7 +209,7 @@ def _effects_body(layout: Layout, eff: Effects, ops: dict[str, str], *, exits: b
             c = em.cond(x.cond)
             flush()
             if x.cause is None:
-                out.append(f"if {c}: return HALT")
+                out.append(f"if {c}: return _HALT_")
             elif isinstance(x.info, E.Const):
                 out.append(f"if {c}: return _X{k}")
             else:
@@ -281,7 +281,7 @@ def _reads(roots, layout: Layout) -> set:
 
 def _namespace(eff: Effects) -> dict[str, Any]:
     ns: dict[str, Any] = dict(HELPERS)
-    ns["HALT"] = HALT
+    ns["_HALT_"] = HALT  # a private name: generated functions are named after mnemonics
     for k, x in enumerate(eff.exits):
         if x.cause is not None:
             ns[f"_C{k}"] = x.cause
@@ -329,9 +329,9 @@ class CompiledIsa:
         body = _effects_body(self.layout, ins.effects, ops, exits=True)
         src = (
             f"def make({', '.join(params)}):\n"
-            f"    def {ins.mnemonic}(S, {self.mem_params}):\n"
+            f"    def step_{ins.mnemonic}(S, {self.mem_params}):\n"
             f"{_indent(body, 8)}\n"
-            f"    return {ins.mnemonic}\n"
+            f"    return step_{ins.mnemonic}\n"
         )
         self.sources[ins.mnemonic] = src
         return _compile(src, _namespace(ins.effects), ins.mnemonic, dump)["make"]
