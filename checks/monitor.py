@@ -1,0 +1,377 @@
+"""Proofs about the trap-and-emulate monitor, per instruction, with Z3 (design.md §5).
+
+Everything is stated over a *virtual* state V (every field symbolic), a partition
+``[B, B + Z)`` of real memory (``B`` above the monitor's own cells) and the real state
+``R = f(V)`` that represents V: user fields equal, system fields the ISA's declared
+partition composition (``Isa.partition``), real memory whose partition cells are V's
+memory. The monitor of ``virtcheck.hypervisor`` computes exactly this f.
+
+* **equivalence** (PG's commuting diagram): for every instruction i and every V the ISA's
+  ``fits`` condition admits, the monitor's step from f(V) represents i(V). When the real
+  machine traps, the monitor runs i's own semantics on V (emulate or reflect), so only the
+  direct case can differ: the query asks for a V where i completes directly on f(V) but
+  i(V) is not what the monitor then holds (user fields and partition from the real result,
+  virtual system state unchanged, memory outside the partition unchanged). Each failing
+  instruction gets a witness replayed on the concrete monitor and the bare machine.
+* **isolation** (resource control and Rushby's unwinding conditions for VM domains): an
+  instruction run directly from any f(V) either traps or changes only user fields and
+  writes only inside its partition (*resource control*); it changes no cell of another disjoint
+  partition (*local respect*); from two real states that agree on the running VM's view
+  (user fields, virtual system state, its partition) it has the same outcome (*output
+  consistency*) and leaves states that still agree on that view (*step consistency*).
+* **efficiency**: every instruction with no privileged-instruction trap in its semantics
+  runs directly whenever its virtual run completes: the monitor never intervenes for it.
+
+``unknown`` is kept as unknown and never counts as a pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field as dc_field
+from typing import Any, Optional
+
+import z3
+
+from virtcheck.checks.verdict import Budget, Verdict, solve
+from virtcheck.hypervisor.mapping import IsaFacts, facts
+from virtcheck.isa.asm import encode, format_instruction
+from virtcheck.isa.model import Instruction, Isa, Kind, Role
+from virtcheck.isa.state import MachineState, Memory
+from virtcheck.isa.z3backend import SymState, SymStep, Translator, operand_domain, operand_vars, sym_effects, sym_step
+
+PROPERTIES = ("equivalence", "isolation", "efficiency")
+
+
+@dataclass
+class MonitorWitness:
+    """A concrete counterexample: the virtual state, the partition, the 1-instruction
+    program at the guest's pc, and (equivalence) what bare and monitored runs gave."""
+
+    property: str
+    instruction: str
+    operands: dict[str, int]
+    program: list[str]
+    state: MachineState
+    partition: tuple[int, int]
+    explanation: str
+    differs: list[str] = dc_field(default_factory=list)
+    bare: Optional[MachineState] = None
+    monitored: Optional[MachineState] = None
+    replayed: Optional[bool] = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "property": self.property, "instruction": self.instruction, "operands": self.operands,
+            "program": self.program, "state": self.state.to_json(),
+            "partition": {"base": self.partition[0], "size": self.partition[1]},
+            "explanation": self.explanation, "differs": self.differs, "replayed": self.replayed,
+            "bare": self.bare.to_json() if self.bare else None,
+            "monitored": self.monitored.to_json() if self.monitored else None,
+        }
+
+
+@dataclass
+class PropertyResult:
+    """One monitor property over all instructions."""
+
+    name: str
+    verdict: Verdict
+    violations: list[str]  #: mnemonics proved to break it
+    undecided: list[str]
+    witnesses: dict[str, MonitorWitness]
+    per_instruction: dict[str, dict[str, str]]  #: mnemonic -> condition -> verdict value
+
+    @property
+    def holds(self) -> Optional[bool]:
+        return self.verdict.as_bool()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verdict": self.verdict.value, "holds": self.holds, "violations": self.violations,
+                "undecided": self.undecided, "witnesses": {k: w.to_json() for k, w in self.witnesses.items()},
+                "per_instruction": self.per_instruction}
+
+
+@dataclass
+class MonitorResult:
+    isa: str
+    monitor: str
+    equivalence: PropertyResult
+    isolation: PropertyResult
+    efficiency: PropertyResult
+    assumptions: list[str]
+    budget: Budget
+    direct: list[str] = dc_field(default_factory=list)  #: instructions efficiency proved run directly
+
+    @property
+    def holds(self) -> Optional[bool]:
+        vals = [p.holds for p in (self.equivalence, self.isolation, self.efficiency)]
+        return False if False in vals else None if None in vals else True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"isa": self.isa, "monitor": self.monitor, "holds": self.holds,
+                "equivalence": self.equivalence.to_json(), "isolation": self.isolation.to_json(),
+                "efficiency": self.efficiency.to_json(), "assumptions": self.assumptions,
+                "direct": self.direct, "budget": self.budget.to_json()}
+
+
+# --- the symbolic setting --------------------------------------------------------------
+
+class _Setting:
+    """V, the partition, R = f(V), and the real memories, for one instruction query."""
+
+    def __init__(self, f: IsaFacts, tag: str, *, real_mems: Optional[dict] = None,
+                 fields: Optional[dict] = None, base=None, size=None):
+        isa = f.isa
+        w = min(m.addr_width for m in isa.memories.values())
+        self.w = w
+        self.B = base if base is not None else z3.BitVec(f"{tag}B", w)
+        self.Z = size if size is not None else z3.BitVec(f"{tag}Z", w)
+        self.RE = real_mems or {n: z3.Array(f"{tag}E.{n}", z3.BitVecSort(m.addr_width), z3.BitVecSort(m.width))
+                                for n, m in isa.memories.items()}
+        a = z3.BitVec(f"{tag}a", w)
+        vmem = {n: z3.Lambda([a], z3.Select(arr, self.B + a)) for n, arr in self.RE.items()}
+        self.V = SymState(isa, f"{tag}v.", fields=fields, memories=vmem)
+        tr = Translator(self.V, {"base": self.B, "size": self.Z})
+        self.compose = {n: tr.bv(e) for n, e in f.compose_expressions()}
+        self.fits = tr.bool(f.fits_expression())
+        rf = {n: (self.V.fields[n] if d.role is Role.USER else self.compose[n]) for n, d in isa.fields.items()}
+        self.R = SymState(isa, f"{tag}r.", fields=rf, memories=dict(self.RE))
+        size = 1 << w
+        self.well_formed = [
+            z3.UGE(self.B, f.reserved), z3.UGT(self.Z, f.reserved),
+            z3.ULE(z3.ZeroExt(1, self.B) + z3.ZeroExt(1, self.Z), size),
+        ]
+
+    def inside(self, x) -> z3.BoolRef:
+        return z3.ULT(x - self.B, self.Z)
+
+
+def _fetch_constraints(f: IsaFacts, s: _Setting, ins: Instruction, ops: dict) -> list:
+    """V fetches ``ins`` with ``ops``: the fetch translates and the code memory holds its word."""
+    isa = f.isa
+    fx = sym_effects(isa.fetch_effects, s.V, {})  # type: ignore[attr-defined]
+    addr = fx.tr.bv(isa.fetch_effects.result)  # type: ignore[attr-defined]
+    code = s.V.memories[isa.code_memory]
+    cell = isa.memories[isa.code_memory].width  # type: ignore[index]
+    units = isa.units_per_word
+    word = z3.BitVecVal(ins.opcode << (isa.word - isa.opcode_width), isa.word)
+    for (name, hi, lo), o in zip(ins.layout, ins.operands):
+        word = word | (z3.ZeroExt(isa.word - o.width, ops[name]) << lo)
+    cells = [z3.Select(code, addr + k) for k in range(units)]
+    fetched = cells[0] if units == 1 else z3.Concat(*cells)
+    if fetched.size() != isa.word:
+        fetched = z3.Extract(isa.word - 1, 0, fetched)
+    return [fx.ok, fetched == word]
+
+
+def _outcome_differs(a: SymStep, b: SymStep) -> z3.BoolRef:
+    """The two runs of the same effects end differently (which exit fires, or its info)."""
+    parts = []
+    for xa, xb in zip(a.exits, b.exits):
+        parts.append(xa.cond != xb.cond)
+        if xa.cause is not None:
+            parts.append(z3.And(xa.cond, xb.cond, xa.info != xb.info))
+    return z3.Or(*parts) if parts else z3.BoolVal(False)
+
+
+# --- queries -----------------------------------------------------------------------------
+
+def _equivalence_query(f: IsaFacts, ins: Instruction) -> tuple[list, _Setting, dict]:
+    isa = f.isa
+    s = _Setting(f, "")
+    ops = operand_vars(ins)
+    vs, rs = sym_step(isa, ins, s.V, ops), sym_step(isa, ins, s.R, ops)
+    x = z3.BitVec("x", s.w)
+    same = [vs.ok]
+    for n, d in isa.fields.items():
+        if d.role is Role.USER:
+            same.append(vs.post.fields[n] == rs.post.fields[n])
+        else:  # direct execution leaves the monitor's virtual system state as it was
+            same.append(vs.post.fields[n] == s.V.fields[n])
+    for n in isa.memories:
+        held = z3.If(s.inside(x), z3.Select(vs.post.memories[n], x - s.B), z3.Select(s.RE[n], x))
+        same.append(z3.Select(rs.post.memories[n], x) == held)
+    q = s.well_formed + operand_domain(ins, ops) + [s.fits] + _fetch_constraints(f, s, ins, ops) + \
+        [rs.ok, z3.Not(z3.And(*same))]
+    return q, s, ops
+
+
+def _resource_queries(f: IsaFacts, ins: Instruction) -> list[list]:
+    """Run directly, the instruction changes no system field, and each of its stores
+    (taken from its effects) writes inside the partition: one query each."""
+    isa = f.isa
+    s = _Setting(f, "")
+    ops = operand_vars(ins)
+    rs = sym_step(isa, ins, s.R, ops)
+    pre = s.well_formed + operand_domain(ins, ops) + [rs.ok]
+    system = [rs.post.fields[n] != s.R.fields[n] for n in isa.role_fields(Role.SYSTEM)]
+    queries = [pre + [z3.Or(*system)]] if system else []
+    for st in ins.effects.stores:
+        queries.append(pre + [z3.Not(s.inside(rs.tr.bv(st.addr)))])
+    return queries
+
+
+def _decide_all(queries: list[list], budget: Budget) -> Verdict:
+    verdicts = [_decide(q, budget)[0] for q in queries]
+    return Verdict.FAILS if Verdict.FAILS in verdicts else Verdict.UNKNOWN if Verdict.UNKNOWN in verdicts \
+        else Verdict.HOLDS
+
+
+def _local_respect_query(f: IsaFacts, ins: Instruction) -> list:
+    isa = f.isa
+    s = _Setting(f, "")
+    ob, oz = z3.BitVec("o.B", s.w), z3.BitVec("o.Z", s.w)
+    ops = operand_vars(ins)
+    rs = sym_step(isa, ins, s.R, ops)
+    x = z3.BitVec("x", s.w)
+    wide = lambda v: z3.ZeroExt(1, v)  # noqa: E731
+    other = [z3.UGE(ob, f.reserved), z3.ULE(wide(ob) + wide(oz), 1 << s.w),
+             z3.Or(z3.ULE(wide(s.B) + wide(s.Z), wide(ob)), z3.ULE(wide(ob) + wide(oz), wide(s.B)))]
+    touched = [z3.And(z3.ULT(x - ob, oz), z3.Select(rs.post.memories[n], x) != z3.Select(s.RE[n], x))
+               for n in isa.memories]
+    # disjointness implies x is outside the running VM's partition; stating it (a consequence,
+    # not an assumption) spares the solver re-deriving it through the bit-vector arithmetic
+    lemma = z3.Implies(z3.ULT(x - ob, oz), z3.Not(s.inside(x)))
+    return s.well_formed + other + [lemma] + operand_domain(ins, ops) + [rs.ok, z3.Or(*touched)]
+
+
+def _disjointness_query(f: IsaFacts) -> list:
+    """A cell of a disjoint partition is outside the running VM's: with resource control
+    (writes stay inside the own partition) this gives local respect for every instruction."""
+    s = _Setting(f, "")
+    ob, oz = z3.BitVec("o.B", s.w), z3.BitVec("o.Z", s.w)
+    x = z3.BitVec("x", s.w)
+    wide = lambda v: z3.ZeroExt(1, v)  # noqa: E731
+    return s.well_formed + [z3.UGE(ob, f.reserved), z3.ULE(wide(ob) + wide(oz), 1 << s.w),
+                            z3.Or(z3.ULE(wide(s.B) + wide(s.Z), wide(ob)), z3.ULE(wide(ob) + wide(oz), wide(s.B))),
+                            z3.ULT(x - ob, oz), s.inside(x)]
+
+
+def _two_views(f: IsaFacts, ins: Instruction) -> tuple[list, SymStep, SymStep, _Setting, z3.BitVecRef]:
+    """Two real states agreeing on the running VM's view, differing anywhere else."""
+    isa = f.isa
+    a = _Setting(f, "")
+    other = {n: z3.Array(f"b.E.{n}", z3.BitVecSort(m.addr_width), z3.BitVecSort(m.width))
+             for n, m in isa.memories.items()}
+    y = z3.BitVec("y", a.w)
+    mems_b = {n: z3.Lambda([y], z3.If(a.inside(y), z3.Select(a.RE[n], y), z3.Select(other[n], y)))
+              for n in isa.memories}
+    b = _Setting(f, "b.", real_mems=mems_b, fields=dict(a.V.fields), base=a.B, size=a.Z)
+    ops = operand_vars(ins)
+    ra, rb = sym_step(isa, ins, a.R, ops), sym_step(isa, ins, b.R, ops)
+    x = z3.BitVec("x", a.w)
+    return a.well_formed + operand_domain(ins, ops), ra, rb, a, x
+
+
+def _output_consistency_query(f: IsaFacts, ins: Instruction) -> list:
+    pre, ra, rb, _, _ = _two_views(f, ins)
+    return pre + [_outcome_differs(ra, rb)]
+
+
+def _step_consistency_query(f: IsaFacts, ins: Instruction) -> list:
+    isa = f.isa
+    pre, ra, rb, a, x = _two_views(f, ins)
+    differ = [ra.post.fields[n] != rb.post.fields[n] for n in isa.fields]
+    differ += [z3.And(a.inside(x), z3.Select(ra.post.memories[n], x) != z3.Select(rb.post.memories[n], x))
+               for n in isa.memories]
+    return pre + [ra.ok, rb.ok, z3.Or(*differ)]
+
+
+def _efficiency_query(f: IsaFacts, ins: Instruction) -> list:
+    isa = f.isa
+    s = _Setting(f, "")
+    ops = operand_vars(ins)
+    vs, rs = sym_step(isa, ins, s.V, ops), sym_step(isa, ins, s.R, ops)
+    return s.well_formed + operand_domain(ins, ops) + [s.fits, vs.ok, z3.Not(rs.ok)]
+
+
+def needs_emulation(ins: Instruction) -> bool:
+    """Its semantics contain a privileged-instruction trap: the monitor must emulate it."""
+    return any(x.cause is not None and x.cause.kind is Kind.PRIVILEGE for x in ins.effects.exits)
+
+
+# --- witnesses ---------------------------------------------------------------------------
+
+def _witness(f: IsaFacts, ins: Instruction, s: _Setting, ops: dict, model: z3.ModelRef) -> MonitorWitness:
+    from virtcheck.checks.monitor_replay import replay
+
+    isa = f.isa
+    vals = {n: model.eval(v, model_completion=True).as_long() for n, v in ops.items()}
+    base = model.eval(s.B, model_completion=True).as_long()
+    size = model.eval(s.Z, model_completion=True).as_long()
+    real = SymState(isa, "", fields=s.V.fields, memories=s.RE).concrete(model)
+    mems = {n: Memory.from_list([m[(base + a) % (1 << s.w)] for a in range(size)]) for n, m in real.memories.items()}
+    state = MachineState(real.fields, mems)
+    values = [vals[o.name] for o in ins.operands]
+    text = format_instruction(isa, ins, values)
+    w = MonitorWitness("equivalence", ins.mnemonic, vals, [text], state, (base, size), "")
+    replay(isa, w, encode(isa, ins, values))
+    where = state.short(isa, [n for n, d in isa.fields.items() if d.bank is None])
+    w.explanation = (f"{isa.name}: {ins.mnemonic} is not virtualized by trap-and-emulate: from {where} "
+                     f"'{text}' runs directly and leaves {', '.join(w.differs) or 'the same state'} "
+                     f"different from the bare machine" + ("" if w.replayed else " (replay did not reproduce it)"))
+    return w
+
+
+# --- the check ---------------------------------------------------------------------------
+
+def _decide(q: list, budget: Budget) -> tuple[Verdict, Optional[z3.ModelRef]]:
+    ans = solve(q, budget)
+    if ans.result == "sat":
+        return Verdict.FAILS, ans.model
+    if ans.result == "unsat":
+        return Verdict.HOLDS, None
+    return Verdict.UNKNOWN, None
+
+
+def _aggregate(name: str, per: dict[str, dict[str, Verdict]], witnesses: dict) -> PropertyResult:
+    violations = [m for m, c in per.items() if Verdict.FAILS in c.values()]
+    undecided = [m for m, c in per.items() if m not in violations and Verdict.UNKNOWN in c.values()]
+    verdict = Verdict.FAILS if violations else Verdict.UNKNOWN if undecided else Verdict.HOLDS
+    return PropertyResult(name, verdict, violations, undecided, witnesses,
+                          {m: {k: v.value for k, v in c.items()} for m, c in per.items()})
+
+
+def check_monitor(isa: Isa, budget: Budget = Budget()) -> MonitorResult:
+    """Equivalence, isolation and efficiency of the trap-and-emulate monitor on ``isa``."""
+    isa.finalize()
+    f = facts(isa)
+    eq: dict[str, dict[str, Verdict]] = {}
+    iso: dict[str, dict[str, Verdict]] = {}
+    eff: dict[str, dict[str, Verdict]] = {}
+    eq_w: dict[str, MonitorWitness] = {}
+    direct: list[str] = []
+    disjoint = _decide(_disjointness_query(f), budget)[0]
+    for ins in isa.instructions:
+        q, s, ops = _equivalence_query(f, ins)
+        v, model = _decide(q, budget)
+        eq[ins.mnemonic] = {"commutes": v}
+        if model is not None:
+            eq_w[ins.mnemonic] = _witness(f, ins, s, ops, model)
+        resource = _decide_all(_resource_queries(f, ins), budget)
+        if resource is Verdict.HOLDS and disjoint is Verdict.HOLDS:
+            respect = Verdict.HOLDS  # writes stay in the own partition, which no other overlaps
+        else:
+            respect = _decide(_local_respect_query(f, ins), budget)[0]
+        iso[ins.mnemonic] = {
+            "resource_control": resource,
+            "local_respect": respect,
+            "output_consistency": _decide(_output_consistency_query(f, ins), budget)[0],
+            "step_consistency": _decide(_step_consistency_query(f, ins), budget)[0],
+        }
+        if needs_emulation(ins):
+            eff[ins.mnemonic] = {}
+        else:
+            v = _decide(_efficiency_query(f, ins), budget)[0]
+            eff[ins.mnemonic] = {"runs_directly": v}
+            if v is Verdict.HOLDS:
+                direct.append(ins.mnemonic)
+    assumptions = [
+        f"guest configuration: {isa.guest_doc}",
+        f"partition: {isa.partition_doc or 'Isa.partition'}; base above the monitor's {f.reserved} cells",
+        "equivalence and efficiency: virtual states whose translation fits their partition (Isa.partition fits)",
+        "the instruction is fetched from the guest's memory at its pc",
+    ]
+    return MonitorResult(isa.name, "trap-emulate", _aggregate("equivalence", eq, eq_w),
+                         _aggregate("isolation", iso, {}), _aggregate("efficiency", eff, {}),
+                         assumptions, budget, direct)

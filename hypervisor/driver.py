@@ -1,0 +1,140 @@
+"""Running an operating system on an executor: the ISA's trap semantics and its timer.
+
+The same loop runs a program bare on the real machine and a guest under a monitor: it
+asks the executor to run directly, and when the executor stops on a trap it enters the
+ISA's own trap semantics on the state it drives (bare: the real state; under a monitor:
+the guest's virtual state and partition, which is *reflecting* the trap). Interval-timer
+interrupts are delivered here too, counted in completed instructions, so a bare run and a
+monitored run of the same program see them at the same instruction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field as dc_field
+from typing import Any, Optional, Protocol, Sequence
+
+from virtcheck.isa.concrete import compiled
+from virtcheck.hypervisor.accounting import TIMER, Accounting
+from virtcheck.hypervisor.mapping import IsaFacts
+from virtcheck.hypervisor.stop import BUDGET, HALTED, Stop
+
+
+class Executor(Protocol):
+    """What a driver and a monitor need from the machine under them."""
+
+    isa: Any
+    facts: IsaFacts
+
+    @property
+    def memory_size(self) -> int: ...
+
+    def execute(self, S: list[int], budget: int) -> Stop: ...
+
+
+@dataclass
+class Clock:
+    """The interval timer: completed instructions since the last period, and whether an
+    interrupt is waiting to be taken."""
+
+    since: int = 0
+    pending: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"since": self.since, "pending": self.pending}
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> "Clock":
+        return Clock(int(d["since"]), bool(d["pending"]))
+
+
+@dataclass(frozen=True)
+class TrapEvent:
+    at: int  #: completed instructions of this guest before the trap
+    pc: int
+    cause: str
+    info: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": self.at, "pc": self.pc, "cause": self.cause, "info": self.info}
+
+
+@dataclass
+class TrapLog:
+    """Every trap entered, counted by cause; the last ``keep`` kept in full."""
+
+    keep: int = 1000
+    counts: Counter = dc_field(default_factory=Counter)
+    recent: deque = dc_field(default_factory=deque)
+    executed: int = 0  #: completed instructions of the driven state, all runs together
+
+    def add(self, ev: TrapEvent) -> None:
+        self.counts[ev.cause] += 1
+        self.recent.append(ev)
+        if len(self.recent) > self.keep:
+            self.recent.popleft()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"executed": self.executed, "counts": dict(sorted(self.counts.items())),
+                "recent": [e.to_json() for e in self.recent]}
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> "TrapLog":
+        log = TrapLog(counts=Counter(d["counts"]), executed=int(d["executed"]))
+        for e in d["recent"]:
+            log.add(TrapEvent(int(e["at"]), int(e["pc"]), e["cause"], int(e["info"])))
+        log.counts = Counter(d["counts"])
+        return log
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a driven run ended: ``halt`` or ``budget``, after ``executed`` instructions."""
+
+    reason: str
+    executed: int
+
+    @property
+    def halted(self) -> bool:
+        return self.reason == HALTED
+
+
+def drive(ex: Executor, S: list[int], mems: Sequence[Any], clock: Clock, steps: int, log: TrapLog,
+          account: Optional[Accounting] = None) -> RunResult:
+    """Run state ``S`` (with memories ``mems``) on ``ex`` for at most ``steps`` completed
+    instructions, entering the ISA's trap semantics on every trap and timer interrupt."""
+    f = ex.facts
+    isa = f.isa
+    entry = compiled(isa).trap_entry
+    period = f.timer_period
+    pc = f.layout.index[isa.pc_name]
+    done = 0
+    while done < steps:
+        if clock.pending:
+            if f.timer_enabled(S):
+                clock.pending = False
+                log.add(TrapEvent(log.executed, S[pc], isa.timer_cause, 0))
+                if account is not None:
+                    account.reflected[TIMER] += 1
+                entry[isa.timer_cause](S, *mems, 0)
+                continue
+            chunk = 1  # step until the interrupt can be taken
+        else:
+            chunk = steps - done
+            if period:
+                chunk = min(chunk, period - clock.since)
+        stop = ex.execute(S, chunk)
+        done += stop.executed
+        log.executed += stop.executed
+        if period:
+            clock.since += stop.executed
+            if clock.since >= period:
+                clock.since -= period
+                clock.pending = True
+        if stop.reason == BUDGET:
+            continue
+        if stop.reason == HALTED:
+            return RunResult(HALTED, done)
+        log.add(TrapEvent(log.executed, S[pc], stop.cause.name, stop.info))  # type: ignore[union-attr]
+        entry[stop.cause.name](S, *mems, stop.info)  # type: ignore[union-attr]
+    return RunResult(BUDGET, done)

@@ -1,0 +1,102 @@
+"""The real machine: an ISA's concrete backend with physical memory, run bare.
+
+`Machine` is both an *executor* (``execute``: run a given state directly until it traps,
+halts or spends its budget -- what a monitor needs from the machine under it) and a
+*computer* (``run``: the loaded program is the operating system on bare metal, so traps
+and timer interrupts enter it through the ISA's own trap semantics). A monitor's
+`VirtualMachine` offers the same two faces, which is what lets monitors stack.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from virtcheck.isa.asm import Program
+from virtcheck.isa.concrete import HALT, compiled
+from virtcheck.isa.model import Isa
+from virtcheck.isa.state import MachineState
+from virtcheck.hypervisor.driver import Clock, RunResult, TrapLog, drive
+from virtcheck.hypervisor.mapping import facts
+from virtcheck.hypervisor.runloop import make_runloop
+from virtcheck.hypervisor.stop import BUDGET, HALTED, TRAP, Stop
+
+_loops: dict[int, tuple] = {}
+
+
+def runloop_for(isa: Isa):
+    """The (cached) generated run loop of ``isa``."""
+    c = compiled(isa)
+    hit = _loops.get(id(isa))
+    if hit is None or hit[0] is not c:
+        hit = _loops[id(isa)] = (c, make_runloop(c))
+    return hit[1]
+
+
+def stop_of(result: tuple) -> Stop:
+    """The run loop's raw ``(result, executed, on_fetch)`` as a `Stop`."""
+    r, n, on_fetch = result
+    if r is None:
+        return Stop(BUDGET, n)
+    if r.__class__ is not tuple:  # HALT (see is_halt)
+        return Stop(HALTED, n)
+    cause, info = r
+    return Stop(TRAP, n, cause, int(info), on_fetch)
+
+
+def is_halt(r: object) -> bool:
+    """A compiled step's halt result. The step of an instruction *named* HALT returns its own
+    closure (the name shadows the backend's ``HALT`` inside the generated factory), so any
+    non-tuple, non-None result is read as a halt."""
+    return r is not None and r.__class__ is not tuple
+
+
+class Machine:
+    """Real hardware: a state list ``S`` and one list per memory, all physical."""
+
+    def __init__(self, isa: Isa):
+        self.isa = isa.finalize()
+        self.facts = facts(isa)
+        lay = self.facts.layout
+        self.mems: list[list[int]] = [[0] * n for n in lay.mem_size]
+        self.S: list[int] = self.facts.reset_state(0)
+        self.clock = Clock()
+        self.log = TrapLog()
+        self.halted = False
+        self._loop = runloop_for(isa)
+
+    # --- the executor face ------------------------------------------------------------
+    @property
+    def memory_size(self) -> int:
+        return self.facts.mem_size
+
+    def execute(self, S: list[int], budget: int) -> Stop:
+        """Run ``S`` directly on this machine's memory until a trap, a halt or ``budget``
+        completed instructions. Nothing is applied on a trap: the caller decides."""
+        return stop_of(self._loop(S, self.mems, budget))
+
+    # --- the computer face ------------------------------------------------------------
+    def load(self, program: Program, state: Optional[MachineState] = None) -> None:
+        """Put ``program`` in memory and start at its entry from the reset state (or from
+        ``state``, whose memories are loaded first)."""
+        if state is not None:
+            S, mems = state.flat(self.isa)
+            self.S[:] = S
+            for dst, src in zip(self.mems, mems):
+                dst[:] = src
+        else:
+            self.S[:] = self.facts.reset_state(program.entry)
+        code = self.facts.layout.memories.index(self.isa.code_memory)
+        for a, v in program.cells.items():
+            self.mems[code][a] = v
+        self.halted = False
+
+    def run(self, steps: int) -> RunResult:
+        """Run the loaded program bare for at most ``steps`` completed instructions."""
+        if self.halted:
+            return RunResult("halt", 0)
+        res = drive(self, self.S, self.mems, self.clock, steps, self.log)
+        self.halted = res.halted
+        return res
+
+    def state(self) -> MachineState:
+        return MachineState.from_flat(self.isa, list(self.S), [list(m) for m in self.mems])

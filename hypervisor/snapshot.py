@@ -1,0 +1,141 @@
+"""Encapsulation: a VM's complete state as a documented, versioned JSON file.
+
+Format ``virtcheck-vm-snapshot``, version 1 (``docs/hypervisor.md`` documents it)::
+
+    {
+      "format": "virtcheck-vm-snapshot", "version": 1,
+      "isa": "pg3", "isa_fingerprint": "<sha256 of the ISA's state and instruction table>",
+      "partition_size": 1022,
+      "state": {"fields": {...}, "memories": {"E": {"default": 0, "cells": {"addr": value}}}},
+      "clock": {"since": 12, "pending": false}, "halted": false,
+      "accounting": {...}, "trap_log": {...},
+      "checksum": "<sha256 of the canonical JSON of everything above>"
+    }
+
+The state is the *virtual* machine (every field, the partition's cells), so it restores
+into any monitor of the same ISA with a free partition of the same size: the same
+instance (checkpoint / restore) or another one (migration). Corrupt, truncated, edited or
+mismatched files are refused with a `SnapshotError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Union
+
+from virtcheck.isa.model import Isa
+from virtcheck.isa.state import MachineState
+from virtcheck.hypervisor.accounting import Accounting
+from virtcheck.hypervisor.driver import Clock, TrapLog
+from virtcheck.hypervisor.monitor import Monitor, VirtualMachine
+
+FORMAT = "virtcheck-vm-snapshot"
+VERSION = 1
+
+
+class SnapshotError(Exception):
+    """A snapshot file that cannot be restored; the message says which and why."""
+
+
+def isa_fingerprint(isa: Isa) -> str:
+    """What must match for a snapshot to mean the same thing: fields, memories, causes,
+    and the instruction table (opcode, mnemonic, syntax)."""
+    desc = {
+        "fields": [(n, f.width, f.role.value) for n, f in isa.fields.items()],
+        "memories": [(n, m.addr_width, m.width) for n, m in isa.memories.items()],
+        "causes": [(c.name, c.kind.value, c.code) for c in isa.causes.values()],
+        "instructions": [(i.opcode, i.mnemonic, i.syntax) for i in isa.instructions],
+    }
+    return hashlib.sha256(json.dumps(desc, sort_keys=True).encode()).hexdigest()
+
+
+def _checksum(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def snapshot(vm: VirtualMachine) -> dict[str, Any]:
+    """The snapshot document of ``vm`` (as the monitor left it between two slices)."""
+    body = {
+        "format": FORMAT,
+        "version": VERSION,
+        "isa": vm.isa.name,
+        "isa_fingerprint": isa_fingerprint(vm.isa),
+        "partition_size": vm.partition.size,
+        "state": vm.state().to_json(),
+        "clock": vm.clock.to_json(),
+        "halted": vm.halted,
+        "accounting": vm.account.to_json(),
+        "trap_log": vm.log.to_json(),
+    }
+    body["checksum"] = _checksum(body)
+    return body
+
+
+def save(vm: VirtualMachine, path: Union[str, Path]) -> None:
+    Path(path).write_text(json.dumps(snapshot(vm), indent=1, sort_keys=True) + "\n")
+
+
+def read(path: Union[str, Path], isa: Isa) -> dict[str, Any]:
+    """Read and check a snapshot file for ``isa``; raise `SnapshotError` if it is unusable."""
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text())
+    except OSError as exc:
+        raise SnapshotError(f"{p}: cannot read snapshot: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SnapshotError(f"{p}: not a snapshot (invalid JSON: {exc})") from None
+    return check(doc, isa, str(p))
+
+
+def check(doc: Any, isa: Isa, where: str = "<snapshot>") -> dict[str, Any]:
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise SnapshotError(f"{where}: not a {FORMAT} file")
+    if doc.get("version") != VERSION:
+        raise SnapshotError(f"{where}: snapshot format version {doc.get('version')!r} is not supported "
+                            f"(this virtcheck reads version {VERSION})")
+    body = {k: v for k, v in doc.items() if k != "checksum"}
+    if doc.get("checksum") != _checksum(body):
+        raise SnapshotError(f"{where}: checksum mismatch: the snapshot is corrupt or was edited")
+    if doc.get("isa") != isa.name or doc.get("isa_fingerprint") != isa_fingerprint(isa):
+        raise SnapshotError(f"{where}: snapshot of ISA '{doc.get('isa')}' cannot restore into ISA '{isa.name}'"
+                            + ("" if doc.get("isa") != isa.name else " (its definition changed)"))
+    try:
+        state = MachineState.from_json(doc["state"])
+        missing = set(isa.fields) - set(state.fields)
+        if missing or set(state.memories) != set(isa.memories):
+            raise KeyError(", ".join(sorted(missing)) or "memories")
+        for n, v in state.fields.items():
+            if not 0 <= v < 1 << isa.fields[n].width:
+                raise ValueError(f"field {n} = {v} does not fit in {isa.fields[n].width} bits")
+        int(doc["partition_size"]), Clock.from_json(doc["clock"]), Accounting.from_json(doc["accounting"])
+        TrapLog.from_json(doc["trap_log"])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise SnapshotError(f"{where}: malformed snapshot ({type(exc).__name__}: {exc})") from None
+    return doc
+
+
+def restore(monitor: Monitor, doc: dict[str, Any], where: str = "<snapshot>") -> VirtualMachine:
+    """A new VM of ``monitor`` holding the snapshot's guest, ready to continue."""
+    check(doc, monitor.isa, where)
+    size = int(doc["partition_size"])
+    if monitor.free < size:
+        raise SnapshotError(f"{where}: the guest needs a partition of {size} cells; the monitor has {monitor.free} free")
+    vm = monitor.create_vm(size)
+    state = MachineState.from_json(doc["state"])
+    vm.S[:] = [state.fields[n] for n in vm.facts.layout.names]
+    for name, view in zip(vm.facts.layout.memories, vm.mems):
+        mem = state.memories[name]
+        for a in range(view.size):
+            view[a] = mem[a]
+    vm.clock = Clock.from_json(doc["clock"])
+    vm.halted = bool(doc["halted"])
+    vm.account = Accounting.from_json(doc["accounting"])
+    vm.log = TrapLog.from_json(doc["trap_log"])
+    return vm
+
+
+def load(monitor: Monitor, path: Union[str, Path]) -> VirtualMachine:
+    """Restore the snapshot file ``path`` into ``monitor``."""
+    return restore(monitor, read(path, monitor.isa), str(path))

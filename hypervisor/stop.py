@@ -1,0 +1,32 @@
+"""How a run of guest instructions ended: a value, never an exception.
+
+Every executor (the real machine and every monitor's virtual machine) reports the end
+of a direct run the same way, which is what lets monitors stack: a monitor reads the
+`Stop` of the executor under it exactly as that executor would read the real machine's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from virtcheck.isa.model import Cause
+
+BUDGET, TRAP, HALTED = "budget", "trap", "halt"
+
+
+@dataclass(frozen=True)
+class Stop:
+    """``executed`` instructions completed, then: the budget ran out, the next instruction
+    trapped (``cause``/``info``; ``fetch`` when the fetch itself faulted), or it halted.
+    A trapping or halting instruction is not counted and left the state untouched."""
+
+    reason: str
+    executed: int
+    cause: Optional[Cause] = None
+    info: int = 0
+    fetch: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "executed": self.executed,
+                "cause": self.cause.name if self.cause else None, "info": self.info, "fetch": self.fetch}
