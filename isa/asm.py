@@ -69,6 +69,55 @@ def decode(isa: Isa, word: int) -> tuple[Instruction, tuple[int, ...]]:
     return compiled(isa).decode(word)
 
 
+def encode_units(isa: Isa, ins: Instruction, values: Iterable[int]) -> list[int]:
+    """The code-memory cells of an instruction (a fixed word split into cells, or its pattern)."""
+    values = list(values)
+    if isa.variable:
+        for o, v in zip(ins.operands, values):
+            if not 0 <= v < o.domain_size:
+                raise IsaError(f"operand '{o.name}' value {v} is outside its domain (0..{o.domain_size - 1})",
+                               instruction=ins.mnemonic)
+        return ins.pattern.encode(dict(zip((o.name for o in ins.operands), values)))
+    word = encode(isa, ins, values)
+    units = isa.units_per_word
+    cell = isa.word // units
+    return [(word >> ((units - 1 - k) * cell)) & mask(cell) for k in range(units)]
+
+
+def decode_units(isa: Isa, units: list[int]) -> Optional[tuple[Instruction, tuple[int, ...]]]:
+    """Decode the instruction at the start of ``units``; None for an undefined encoding."""
+    if not isa.variable:
+        n = isa.units_per_word
+        if len(units) < n:
+            return None
+        cell = isa.word // n
+        word = 0
+        for u in units[:n]:
+            word = (word << cell) | u
+        return decode(isa, word)
+    hit = isa.decoder.decode(units)  # type: ignore[attr-defined]
+    if hit is None:
+        return None
+    k, vals = hit
+    ins = isa.instructions[k]
+    return ins, tuple(vals[o.name] % o.domain_size for o in ins.operands)
+
+
+def disassemble_units(isa: Isa, units: list[int]) -> list[str]:
+    """Decode a run of cells instruction by instruction (``.word`` for undefined cells)."""
+    out, k = [], 0
+    while k < len(units):
+        hit = decode_units(isa, units[k:])
+        if hit is None:
+            out.append(f".word {units[k]:#x}")
+            k += 1
+            continue
+        ins, vals = hit
+        out.append(format_instruction(isa, ins, vals))
+        k += ins.length
+    return out
+
+
 def _signed(v: int, width: int) -> int:
     return v - (1 << width) if v >> (width - 1) else v
 
@@ -98,21 +147,32 @@ def disassemble(isa: Isa, words: Iterable[int]) -> list[str]:
 
 
 class _Templates:
-    """One compiled regex per instruction, from its syntax template."""
+    """One compiled regex per instruction form, from its syntax template; forms of one
+    assembly mnemonic are tried in table order."""
 
     def __init__(self, isa: Isa):
-        self.by_mnemonic: dict[str, tuple[Instruction, re.Pattern]] = {}
+        self.by_mnemonic: dict[str, list[tuple[Instruction, re.Pattern]]] = {}
+        # a label may not look like a register, so forms that differ by operand kind stay apart
+        banks = "|".join(re.escape(b) for b in isa.banks)
+        self.symbol = rf"(?!(?:{banks})\d+\b){SYMBOL}" if banks else SYMBOL
         for ins in isa.instructions:
-            self.by_mnemonic[ins.mnemonic.upper()] = (ins, self._regex(ins))
+            self.by_mnemonic.setdefault(ins.assembly_mnemonic.upper(), []).append((ins, self._regex(ins)))
 
-    @staticmethod
-    def _regex(ins: Instruction) -> re.Pattern:
+    def match(self, line: str) -> tuple[Optional[Instruction], Optional[re.Match], list[Instruction]]:
+        forms = self.by_mnemonic.get(line.split()[0].upper(), [])
+        for ins, rx in forms:
+            mo = rx.match(line)
+            if mo:
+                return ins, mo, [f for f, _ in forms]
+        return None, None, [f for f, _ in forms]
+
+    def _regex(self, ins: Instruction) -> re.Pattern:
         out = []
         pos = 0
         for mo in SYNTAX_FIELD.finditer(ins.syntax):
             out.append(_literal(ins.syntax[pos:mo.start()]))
             o = ins.operand(mo.group(1))
-            pat = rf"(?P<{o.name}>{o.bank}\d+)" if o.kind == "reg" else rf"(?P<{o.name}>{NUMBER}|{SYMBOL})"
+            pat = rf"(?P<{o.name}>{o.bank}\d+)" if o.kind == "reg" else rf"(?P<{o.name}>{NUMBER}|{self.symbol})"
             out.append(pat)
             pos = mo.end()
         out.append(_literal(ins.syntax[pos:]))
@@ -156,13 +216,13 @@ def _operand_value(isa: Isa, ins: Instruction, o: OperandDecl, text: str, here: 
 
 
 def assemble(isa: Isa, text: str, *, origin: int = 0, source: str = "<program>") -> Program:
-    """Two passes: collect labels, then encode. Errors name the source line."""
+    """Two passes: choose each line's form and collect labels, then encode. Errors name the line."""
     isa.finalize()
     tpl = _templates.get(id(isa))
     if tpl is None:
         tpl = _templates[id(isa)] = _Templates(isa)
-    units = isa.units_per_word
-    stmts: list[tuple[int, int, str]] = []  # (line, address, text)
+    # (line, address, text, form, match)
+    stmts: list[tuple[int, int, str, Optional[Instruction], Optional[re.Match]]] = []
     labels: dict[str, int] = {}
     addr = origin
     for lineno, raw in enumerate(text.splitlines(), 1):
@@ -184,35 +244,43 @@ def assemble(isa: Isa, text: str, *, origin: int = 0, source: str = "<program>")
             except ValueError:
                 raise AsmError(f"bad .org address '{line[4:].strip()}'", source=source, line=lineno) from None
             continue
-        stmts.append((lineno, addr, line))
-        addr += units
-    prog = Program(labels=labels)
-    for lineno, here, line in stmts:
         if line.lower().startswith(".word"):
+            stmts.append((lineno, addr, line, None, None))
+            addr += 1 if isa.variable else isa.units_per_word
+            continue
+        ins, mo, forms = tpl.match(line)
+        if ins is None:
+            if not forms:
+                raise AsmError(f"unknown instruction '{line.split()[0]}'", source=source, line=lineno)
+            syntax = " or ".join(f"'{f.syntax}'" for f in forms)
+            raise AsmError(f"'{line}' does not match the syntax {syntax}", source=source, line=lineno)
+        stmts.append((lineno, addr, line, ins, mo))
+        addr += ins.length
+    prog = Program(labels=labels)
+    for lineno, here, line, ins, mo in stmts:
+        if ins is None:
             arg = line[5:].strip()
             try:
                 v = labels[arg] if arg in labels else _parse_int(arg)
             except ValueError:
                 raise AsmError(f"bad .word value '{arg}'", source=source, line=lineno) from None
-            word = v & mask(isa.word)
+            cells = [v & mask(isa.unit)] if isa.variable else encode_units_word(isa, v & mask(isa.word))
         else:
-            mnemonic = line.split()[0].upper()
-            entry = tpl.by_mnemonic.get(mnemonic)
-            if entry is None:
-                raise AsmError(f"unknown instruction '{line.split()[0]}'", source=source, line=lineno)
-            ins, rx = entry
-            mo = rx.match(line)
-            if not mo:
-                raise AsmError(f"'{line}' does not match the syntax '{ins.syntax}'", source=source, line=lineno)
-            vals = [_operand_value(isa, ins, o, mo.group(o.name), here, labels, source, lineno) for o in ins.operands]
-            word = encode(isa, ins, vals)
-        if here in prog.cells:
-            raise AsmError(f"address {here:#x} is assembled twice", source=source, line=lineno)
-        for k in range(units):  # a word spanning several cells: most significant first
-            shift = (units - 1 - k) * (isa.word // units)
-            prog.cells[here + k] = (word >> shift) & mask(isa.word // units)
+            vals = [_operand_value(isa, ins, o, mo.group(o.name), here, labels, source, lineno)  # type: ignore[union-attr]
+                    for o in ins.operands]
+            cells = encode_units(isa, ins, vals)
+        for k, cell in enumerate(cells):
+            if here + k in prog.cells:
+                raise AsmError(f"address {here + k:#x} is assembled twice", source=source, line=lineno)
+            prog.cells[here + k] = cell
         prog.lines[here] = lineno
     return prog
+
+
+def encode_units_word(isa: Isa, word: int) -> list[int]:
+    units = isa.units_per_word
+    cell = isa.word // units
+    return [(word >> ((units - 1 - k) * cell)) & mask(cell) for k in range(units)]
 
 
 def to_bytes(isa: Isa, words: Iterable[int]) -> bytes:

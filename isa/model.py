@@ -170,6 +170,13 @@ class Instruction:
     opcode: int = -1
     effects: Any = None  #: set by finalize: a semantics.Effects
     layout: tuple[tuple[str, int, int], ...] = ()  #: (operand, hi, lo) in the word
+    encoding_text: Optional[str] = None  #: the declared pattern (ISAs with ``unit``)
+    pattern: Any = None  #: set by finalize: an encoding.Pattern
+    length: int = 0  #: set by finalize: code-memory cells the instruction occupies
+
+    @property
+    def assembly_mnemonic(self) -> str:
+        return self.syntax.split()[0]
 
     def operand(self, name: str) -> OperandDecl:
         for o in self.operands:
@@ -184,11 +191,16 @@ ModePredicate = Callable[[Any], Any]
 class Isa:
     """An ISA under construction, then finalized and immutable in practice."""
 
-    def __init__(self, name: str, *, word: int, doc: str = "", source: str = "", guest_doc: str = ""):
+    def __init__(self, name: str, *, word: int, doc: str = "", source: str = "", guest_doc: str = "",
+                 unit: Optional[int] = None, endian: str = "little"):
         self.name = name
         self.doc = doc
         self.source = source  #: historical source / citation, shown in reports
-        self.word = word  #: instruction word width in bits
+        self.word = word  #: instruction word width in bits (fixed-width ISAs); data word otherwise
+        #: with ``unit``, instructions declare explicit variable-length encodings
+        #: (:mod:`virtcheck.isa.encoding`) made of ``unit``-bit units in ``endian`` order
+        self.unit = unit
+        self.endian = endian
         self.opcode_width = 6
         self.fields: dict[str, FieldDecl] = {}
         self.banks: dict[str, BankDecl] = {}
@@ -361,8 +373,13 @@ class Isa:
         self.timer_period = period
 
     # --- instructions ------------------------------------------------------------
-    def instruction(self, syntax: str, doc: str = "", **operands: dict) -> Callable:
-        """Decorator declaring one instruction; the function's name is the mnemonic."""
+    def instruction(self, syntax: str, doc: str = "", *, encoding: Optional[str] = None, **operands: dict) -> Callable:
+        """Decorator declaring one instruction form; the function's name identifies it.
+
+        Fixed-width ISAs lay operands out automatically. ISAs declared with ``unit`` give
+        each form an ``encoding`` pattern; several forms may share an assembly mnemonic
+        (``MOV_r_rm``, ``MOV_rm_r``): the syntax's first word is the mnemonic, and the
+        function's name must start with it."""
 
         def deco(fn: Callable) -> Callable:
             where = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"  # the decorator line
@@ -373,7 +390,8 @@ class Isa:
                 raise IsaError("duplicate mnemonic", where=where, instruction=mnemonic)
             ops = tuple(self._operand(mnemonic, where, n, spec) for n, spec in operands.items())
             self.instructions.append(
-                Instruction(mnemonic, syntax, ops, fn, (doc or fn.__doc__ or "").strip(), where)
+                Instruction(mnemonic, syntax, ops, fn, (doc or fn.__doc__ or "").strip(), where,
+                            encoding_text=encoding)
             )
             return fn
 
@@ -406,12 +424,13 @@ class Isa:
 
     def derive(self, name: str, *, doc: str, source: str = "") -> "Isa":
         """A copy of this (unfinalized or finalized) ISA under a new name, to add to."""
-        new = Isa(name, word=self.word, doc=doc, source=source)
+        new = Isa(name, word=self.word, doc=doc, source=source, unit=self.unit, endian=self.endian)
         new.where = _caller()
         for attr in ("fields", "banks", "composites", "memories", "causes", "modes"):
             setattr(new, attr, dict(getattr(self, attr)))
         new.instructions = [
-            Instruction(i.mnemonic, i.syntax, i.operands, i.semantics, i.doc, i.where) for i in self.instructions
+            Instruction(i.mnemonic, i.syntax, i.operands, i.semantics, i.doc, i.where, encoding_text=i.encoding_text)
+            for i in self.instructions
         ]
         for attr in ("opcode_width", "supervisor", "guest_fn", "guest_doc", "pc_name", "code_memory",
                      "translate_fn", "trap_fn", "partition_fn", "partition_fits_fn", "partition_doc",
@@ -440,8 +459,13 @@ class Isa:
         return self.fields[self.pc_name]
 
     @property
+    def variable(self) -> bool:
+        """Instructions carry their own (variable-length) encodings."""
+        return self.unit is not None
+
+    @property
     def units_per_word(self) -> int:
-        """Memory cells one instruction word occupies in the code memory."""
+        """Memory cells one instruction word occupies in the code memory (fixed-width ISAs)."""
         return self.word // self.memories[self.code_memory].width  # type: ignore[index]
 
     def finalize(self) -> "Isa":

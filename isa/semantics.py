@@ -122,8 +122,9 @@ class _BankView:
 class Builder:
     """The ``m`` an instruction's semantics is written against."""
 
-    def __init__(self, isa: Isa, *, allow_phys: bool = False):
+    def __init__(self, isa: Isa, *, allow_phys: bool = False, length: int = 0):
         object.__setattr__(self, "isa", isa)
+        object.__setattr__(self, "_length", length)  # cells of the instruction being built
         object.__setattr__(self, "_effects", Effects())
         object.__setattr__(self, "_allow_phys", allow_phys)
 
@@ -164,7 +165,8 @@ class Builder:
 
     @property
     def next_pc(self) -> Expr:
-        return self.pc + self.isa.units_per_word
+        """The address after this instruction (its own length for variable-length ISAs)."""
+        return self.pc + (self._length or self.isa.units_per_word)
 
     def rel(self, offset: Expr) -> Expr:
         """The address ``offset`` (a signed operand) away from this instruction's pc."""
@@ -286,9 +288,9 @@ class Builder:
         return E.resize(v, self.isa.word)
 
 
-def build(isa: Isa, fn, *args: Any) -> Effects:
+def build(isa: Isa, fn, *args: Any, length: int = 0) -> Effects:
     """Run a semantics function once against a fresh builder and return its effects."""
-    m = Builder(isa)
+    m = Builder(isa, length=length)
     result = fn(m, *args)
     eff = m._effects
     if isinstance(result, Expr):

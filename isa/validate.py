@@ -29,10 +29,10 @@ def _site(fn: Callable, exc: BaseException, fallback: str) -> str:
     return where
 
 
-def run_located(fn: Callable, where: str, instruction: str | None, *args) -> Effects:
+def run_located(fn: Callable, where: str, instruction: str | None, *args, length: int = 0) -> Effects:
     """Build ``fn``'s effects; any error comes out located at the offending line."""
     try:
-        return build(*args)
+        return build(*args, length=length)
     except IsaError as exc:
         raise exc.located(_site(fn, exc, where), instruction) from None
     except Exception as exc:  # a Python error in the user's semantics function
@@ -56,10 +56,38 @@ def _layout(isa: Isa, ins: Instruction) -> None:
     ins.layout = tuple(layout)
 
 
+def _pattern(isa: Isa, ins: Instruction) -> None:
+    from virtcheck.isa.encoding import parse
+
+    if not ins.encoding_text:
+        raise IsaError(f"ISA '{isa.name}' has variable-length encodings: give every instruction an encoding=",
+                       where=ins.where, instruction=ins.mnemonic)
+    try:
+        pat = parse(ins.encoding_text, isa.unit, isa.endian)  # type: ignore[arg-type]
+    except IsaError as exc:
+        raise exc.located(ins.where, ins.mnemonic) from None
+    declared = {o.name: o for o in ins.operands}
+    for name, width in pat.widths.items():
+        o = declared.get(name)
+        if o is None:
+            raise IsaError(f"encoding field '{name}' is not a declared operand "
+                           f"(declared: {', '.join(declared) or 'none'})", where=ins.where, instruction=ins.mnemonic)
+        if o.width > width:
+            raise IsaError(f"operand '{name}' has a {o.width}-bit domain but only {width} bits in the encoding",
+                           where=ins.where, instruction=ins.mnemonic)
+    for name in declared:
+        if name not in pat.widths:
+            raise IsaError(f"operand '{name}' does not appear in encoding '{ins.encoding_text}'",
+                           where=ins.where, instruction=ins.mnemonic)
+    ins.pattern = pat
+    ins.length = pat.length
+
+
 def _check_syntax(ins: Instruction) -> None:
     names = SYNTAX_FIELD.findall(ins.syntax)
     declared = [o.name for o in ins.operands]
-    if not ins.syntax.split() or ins.syntax.split()[0].upper() != ins.mnemonic.upper():
+    first = ins.syntax.split()[0].upper() if ins.syntax.split() else ""
+    if not first or not (ins.mnemonic.upper() == first or ins.mnemonic.upper().startswith(first + "_")):
         raise IsaError(
             f"syntax '{ins.syntax}' must start with the mnemonic", where=ins.where, instruction=ins.mnemonic
         )
@@ -78,13 +106,27 @@ def _check_syntax(ins: Instruction) -> None:
             )
 
 
+def _check_decodable(isa: Isa) -> None:
+    from virtcheck.isa.encoding import Decoder
+
+    dec = Decoder([i.pattern for i in isa.instructions], isa.unit)  # type: ignore[arg-type]
+    for a, b in dec.overlaps():
+        first, later = isa.instructions[a], isa.instructions[b]
+        raise IsaError(f"can never be decoded: '{first.mnemonic}' ({first.where}) matches every encoding of it",
+                       where=later.where, instruction=later.mnemonic)
+    isa.decoder = dec  # type: ignore[attr-defined]
+
+
 def finalize(isa: Isa) -> None:
     where = isa.where
     if isa.pc_name is None:
         raise IsaError(f"ISA '{isa.name}' declares no program counter (use isa.pc(...))", where=where)
     if not isa.memories:
         raise IsaError(f"ISA '{isa.name}' declares no memory (use isa.memory(...))", where=where)
-    if isa.word % isa.memories[isa.code_memory].width:
+    if isa.variable and isa.unit != isa.memories[isa.code_memory].width:
+        raise IsaError(f"ISA '{isa.name}': encoding unit of {isa.unit} bits differs from the "
+                       f"{isa.memories[isa.code_memory].width}-bit cells of '{isa.code_memory}'", where=where)
+    if not isa.variable and isa.word % isa.memories[isa.code_memory].width:
         raise IsaError(f"ISA '{isa.name}': instruction word of {isa.word} bits is not a whole number of "
                        f"'{isa.code_memory}' cells", where=where)
     if isa.supervisor is None:
@@ -95,7 +137,7 @@ def finalize(isa: Isa) -> None:
         raise IsaError(f"ISA '{isa.name}' declares no trap semantics (use @isa.on_trap)", where=where)
     if not isa.instructions:
         raise IsaError(f"ISA '{isa.name}' has no instructions", where=where)
-    if len(isa.instructions) > 1 << isa.opcode_width:
+    if not isa.variable and len(isa.instructions) > 1 << isa.opcode_width:
         raise IsaError(
             f"ISA '{isa.name}' has {len(isa.instructions)} instructions; a {isa.opcode_width}-bit opcode holds "
             f"{1 << isa.opcode_width}", where=where,
@@ -118,11 +160,18 @@ def finalize(isa: Isa) -> None:
     for opcode, ins in enumerate(isa.instructions):
         ins.opcode = opcode
         _check_syntax(ins)
-        _layout(isa, ins)
-        eff = run_located(ins.semantics, ins.where, ins.mnemonic, isa, ins.semantics, *operand_exprs(ins))
+        if isa.variable:
+            _pattern(isa, ins)
+        else:
+            _layout(isa, ins)
+            ins.length = isa.units_per_word
+        eff = run_located(ins.semantics, ins.where, ins.mnemonic, isa, ins.semantics, *operand_exprs(ins),
+                          length=ins.length)
         if isa.pc_name not in eff.writes:
-            eff.writes[isa.pc_name] = E.Field.make(isa.pc_name, pc_w) + isa.units_per_word
+            eff.writes[isa.pc_name] = E.Field.make(isa.pc_name, pc_w) + ins.length
         ins.effects = eff
+    if isa.variable:
+        _check_decodable(isa)
 
     # Trap entry, one effects per cause; fetch through the translation.
     isa.trap_effects = {}  # type: ignore[attr-defined]
@@ -135,7 +184,7 @@ def finalize(isa: Isa) -> None:
     fetch_addr = E.resize(pc, code.addr_width)
 
     def fetch(m):
-        return m.translate(fetch_addr, isa.units_per_word, "fetch")
+        return m.translate(fetch_addr, 1 if isa.variable else isa.units_per_word, "fetch")
 
     fx = run_located(isa.translate_fn or fetch, where, None, isa, fetch)
     isa.fetch_effects = fx  # type: ignore[attr-defined]

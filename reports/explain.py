@@ -1,0 +1,166 @@
+"""Turning results into the sentences a reader acts on: why a theorem fails, what a
+monitor got wrong.
+
+Every line about a violation is a witness's own ``explanation`` (compiler-style,
+``pg3-jrst: JRST1 is control-sensitive: from {...} it sets M=0x0 without trapping``), so
+what a report says is exactly what the concrete backend replayed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from virtcheck.checks.results import InstructionResult, IsaResult, TheoremResult, Witness
+from virtcheck.reports.labels import MONITOR_PROPERTIES, prop_name
+
+#: the property whose witness shows *why* an instruction is in each theorem's left-hand set
+_SENSITIVITY = {
+    "1": ["control_sensitive", "mode_sensitive", "location_sensitive", "resource_sensitive"],
+    "3": ["user_sensitive"],
+}
+#: used only when none of the specific properties above carries a witness
+_FALLBACK = {"1": "behaviour_sensitive", "3": "user_sensitive"}
+
+
+def witness_line(isa: str, w: Witness) -> str:
+    """The witness's explanation, located at the ISA (added when the text lacks it)."""
+    text = w.explanation or f"{w.instruction} is {prop_name(w.property)}"
+    line = text if text.startswith(f"{isa}: ") else f"{isa}: {text}"
+    if w.replayed is False:
+        line += " [witness did not replay on the compiled backend]"
+    return line
+
+
+def violation_witnesses(ins: InstructionResult, theorem: str) -> list[Witness]:
+    """The witnesses that make ``ins`` violate ``theorem``: why it is sensitive, then why
+    it is not privileged."""
+    out: list[Witness] = []
+    for prop in _SENSITIVITY.get(theorem, []):
+        p = ins.props.get(prop)
+        if p is not None and p.value and p.witness is not None:
+            out.append(p.witness)
+    if not out:
+        p = ins.props.get(_FALLBACK.get(theorem, ""))
+        if p is not None and p.witness is not None:
+            out.append(p.witness)
+    priv = ins.props.get("privileged")
+    if priv is not None and priv.value is False and priv.witness is not None:
+        out.append(priv.witness)
+    return out
+
+
+def violation_lines(result: IsaResult, theorem: TheoremResult) -> list[str]:
+    """One compiler-style line per witness of each of the theorem's violations."""
+    lines: list[str] = []
+    for mnemonic in theorem.violations:
+        try:
+            ins = result.instruction(mnemonic)
+        except KeyError:
+            lines.append(f"{result.isa}: {mnemonic} violates Theorem {theorem.number} (no result recorded)")
+            continue
+        ws = violation_witnesses(ins, theorem.number)
+        if not ws:
+            lines.append(f"{result.isa}: {mnemonic} violates Theorem {theorem.number} (no witness recorded)")
+        lines += [witness_line(result.isa, w) for w in ws]
+    return lines
+
+
+def undecided_lines(result: IsaResult, theorem: TheoremResult) -> list[str]:
+    """Why each undecided instruction stayed undecided (the solver's reasons)."""
+    lines = []
+    for mnemonic in theorem.undecided:
+        reasons: list[str] = []
+        try:
+            ins = result.instruction(mnemonic)
+            reasons = sorted({f"{prop_name(k)}: {p.reason or 'unknown'}" for k, p in ins.props.items()
+                              if p.value is None and p.how != "derived"})
+        except KeyError:
+            pass
+        why = "; ".join(reasons) or "not decided within the budget"
+        lines.append(f"{result.isa}: {mnemonic} is undecided for Theorem {theorem.number}: {why}")
+    return lines
+
+
+@dataclass
+class MonitorProperty:
+    """One monitor property as renderers see it, whatever object ``check --vmm`` returned."""
+
+    name: str
+    holds: Optional[bool]
+    violations: list[Any]
+
+    def violation_texts(self) -> list[str]:
+        return [violation_text(v) for v in self.violations]
+
+
+def violation_text(v: Any) -> str:
+    """A monitor violation as one line: its ``explanation`` if it has one, else ``str()``."""
+    expl = getattr(v, "explanation", None)
+    if isinstance(expl, str) and expl:
+        return expl
+    if isinstance(v, dict) and isinstance(v.get("explanation"), str):
+        return v["explanation"]
+    return str(v)
+
+
+def jsonable(v: Any) -> Any:
+    """A violation in JSON: its ``to_json()`` if it has one, plain data as is, else ``str()``."""
+    to_json = getattr(v, "to_json", None)
+    if callable(to_json):
+        return to_json()
+    if v is None or isinstance(v, (str, int, float, bool, list, dict)):
+        return v
+    return str(v)
+
+
+def monitor_properties(monitor: Any) -> list[MonitorProperty]:
+    """Equivalence, isolation and efficiency of a monitor result (duck-typed: each has
+    ``.holds`` and ``.violations``); a property the object lacks is reported unknown."""
+    out = []
+    for name in MONITOR_PROPERTIES:
+        p = getattr(monitor, name, None)
+        holds = getattr(p, "holds", None) if p is not None else None
+        violations = list(getattr(p, "violations", None) or []) if p is not None else []
+        out.append(MonitorProperty(name, holds if holds in (True, False) else None, violations))
+    return out
+
+
+def monitor_holds(monitor: Any) -> Optional[bool]:
+    """False if a monitor property fails, None if one is undecided, else True."""
+    values = [p.holds for p in monitor_properties(monitor)]
+    if False in values:
+        return False
+    if None in values:
+        return None
+    return True
+
+
+def exit_code(run: Any) -> int:
+    """The run's exit code, with monitor results counted: ``CheckRun.exit_code`` knows only
+    the theorems, but a failing monitor property (``check --vmm``) also fails the run."""
+    code = run.exit_code
+    if code == 2:
+        return code
+    monitors = [monitor_holds(r.monitor) for r in run.results if r.monitor is not None]
+    if False in monitors:
+        return 1
+    if code == 0 and None in monitors:
+        return 3
+    return code
+
+
+def monitor_violation_lines(result: IsaResult) -> list[str]:
+    """``pg3-jrst: monitor equivalence: ...`` for every monitor violation."""
+    if result.monitor is None:
+        return []
+    lines = []
+    for p in monitor_properties(result.monitor):
+        for text in p.violation_texts():
+            lines.append(text if text.startswith(f"{result.isa}: ") else f"{result.isa}: monitor {p.name}: {text}")
+    return lines
+
+
+def unique(lines: list[str]) -> list[str]:
+    """The lines in order, each once (a witness can explain violations of both theorems)."""
+    return list(dict.fromkeys(lines))
