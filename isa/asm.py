@@ -77,15 +77,43 @@ def encode_units(isa: Isa, ins: Instruction, values: Iterable[int]) -> list[int]
             if not 0 <= v < o.domain_size:
                 raise IsaError(f"operand '{o.name}' value {v} is outside its domain (0..{o.domain_size - 1})",
                                instruction=ins.mnemonic)
-        return ins.pattern.encode(dict(zip((o.name for o in ins.operands), values)))
+        return _split(isa, ins.pattern.encode(dict(zip((o.name for o in ins.operands), values))))
     word = encode(isa, ins, values)
     units = isa.units_per_word
     cell = isa.word // units
     return [(word >> ((units - 1 - k) * cell)) & mask(cell) for k in range(units)]
 
 
+def _split(isa: Isa, units: list[int]) -> list[int]:
+    """Encoding units -> code-memory cells, in the ISA's byte order."""
+    k = isa.cells_per_unit
+    if k == 1:
+        return units
+    cell = isa.unit // k  # type: ignore[operator]
+    order = range(k - 1, -1, -1) if isa.endian == "big" else range(k)
+    return [(u >> (j * cell)) & mask(cell) for u in units for j in order]
+
+
+def _join(isa: Isa, cells: list[int]) -> list[int]:
+    k = isa.cells_per_unit
+    if k == 1:
+        return cells
+    cell = isa.unit // k  # type: ignore[operator]
+    out = []
+    for i in range(0, len(cells) - k + 1, k):
+        chunk = cells[i:i + k]
+        if isa.endian != "big":
+            chunk = chunk[::-1]
+        u = 0
+        for c in chunk:
+            u = (u << cell) | c
+        out.append(u)
+    return out
+
+
 def decode_units(isa: Isa, units: list[int]) -> Optional[tuple[Instruction, tuple[int, ...]]]:
-    """Decode the instruction at the start of ``units``; None for an undefined encoding."""
+    """Decode the instruction at the start of ``units`` (code-memory cells); None for an
+    undefined encoding."""
     if not isa.variable:
         n = isa.units_per_word
         if len(units) < n:
@@ -95,7 +123,7 @@ def decode_units(isa: Isa, units: list[int]) -> Optional[tuple[Instruction, tupl
         for u in units[:n]:
             word = (word << cell) | u
         return decode(isa, word)
-    hit = isa.decoder.decode(units)  # type: ignore[attr-defined]
+    hit = isa.decoder.decode(_join(isa, units))  # type: ignore[attr-defined]
     if hit is None:
         return None
     k, vals = hit
@@ -109,8 +137,10 @@ def disassemble_units(isa: Isa, units: list[int]) -> list[str]:
     while k < len(units):
         hit = decode_units(isa, units[k:])
         if hit is None:
-            out.append(f".word {units[k]:#x}")
-            k += 1
+            step = isa.cells_per_unit if isa.variable else 1
+            word = _join(isa, units[k:k + step]) if isa.variable else units[k:k + 1]
+            out.append(f".word {(word or units[k:k + 1])[0]:#x}")
+            k += step
             continue
         ins, vals = hit
         out.append(format_instruction(isa, ins, vals))
@@ -246,7 +276,7 @@ def assemble(isa: Isa, text: str, *, origin: int = 0, source: str = "<program>")
             continue
         if line.lower().startswith(".word"):
             stmts.append((lineno, addr, line, None, None))
-            addr += 1 if isa.variable else isa.units_per_word
+            addr += isa.cells_per_unit if isa.variable else isa.units_per_word
             continue
         ins, mo, forms = tpl.match(line)
         if ins is None:
@@ -264,7 +294,7 @@ def assemble(isa: Isa, text: str, *, origin: int = 0, source: str = "<program>")
                 v = labels[arg] if arg in labels else _parse_int(arg)
             except ValueError:
                 raise AsmError(f"bad .word value '{arg}'", source=source, line=lineno) from None
-            cells = [v & mask(isa.unit)] if isa.variable else encode_units_word(isa, v & mask(isa.word))
+            cells = _split(isa, [v & mask(isa.unit)]) if isa.variable else encode_units_word(isa, v & mask(isa.word))
         else:
             vals = [_operand_value(isa, ins, o, mo.group(o.name), here, labels, source, lineno)  # type: ignore[union-attr]
                     for o in ins.operands]

@@ -459,6 +459,11 @@ class Isa:
         return self.fields[self.pc_name]
 
     @property
+    def cells_per_unit(self) -> int:
+        """Code-memory cells in one encoding unit (M68000: 16-bit words in byte memory = 2)."""
+        return (self.unit or self.word) // self.memories[self.code_memory].width  # type: ignore[index]
+
+    @property
     def variable(self) -> bool:
         """Instructions carry their own (variable-length) encodings."""
         return self.unit is not None

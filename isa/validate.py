@@ -80,7 +80,7 @@ def _pattern(isa: Isa, ins: Instruction) -> None:
             raise IsaError(f"operand '{name}' does not appear in encoding '{ins.encoding_text}'",
                            where=ins.where, instruction=ins.mnemonic)
     ins.pattern = pat
-    ins.length = pat.length
+    ins.length = pat.length * isa.cells_per_unit  # in code-memory cells, as the pc counts
 
 
 def _check_syntax(ins: Instruction) -> None:
@@ -123,8 +123,8 @@ def finalize(isa: Isa) -> None:
         raise IsaError(f"ISA '{isa.name}' declares no program counter (use isa.pc(...))", where=where)
     if not isa.memories:
         raise IsaError(f"ISA '{isa.name}' declares no memory (use isa.memory(...))", where=where)
-    if isa.variable and isa.unit != isa.memories[isa.code_memory].width:
-        raise IsaError(f"ISA '{isa.name}': encoding unit of {isa.unit} bits differs from the "
+    if isa.variable and isa.unit % isa.memories[isa.code_memory].width:
+        raise IsaError(f"ISA '{isa.name}': encoding unit of {isa.unit} bits is not a whole number of the "
                        f"{isa.memories[isa.code_memory].width}-bit cells of '{isa.code_memory}'", where=where)
     if not isa.variable and isa.word % isa.memories[isa.code_memory].width:
         raise IsaError(f"ISA '{isa.name}': instruction word of {isa.word} bits is not a whole number of "

@@ -122,3 +122,31 @@ def test_unreachable_form_is_refused():
 
     with pytest.raises(IsaError, match=r"instruction 'B': can never be decoded: 'A' \(.*\) matches every encoding of it"):
         isa.finalize()
+
+
+def test_units_wider_than_memory_cells_split_in_byte_order():
+    """M68000: 16-bit instruction words in byte-addressed, big-endian memory (PRM §1, §2.1)."""
+    isa = Isa("tiny68k", word=32, unit=16, endian="big")
+    isa.bank("d", 8, 32, USER)
+    isa.pc("pc", 16)
+    isa.field("s", 1, SYSTEM)
+    isa.memory("mem", 16, 8)
+    isa.cause("priv", PRIVILEGE, 8)
+    isa.mode("sup", lambda m: m.s == 1, supervisor=True)
+    isa.guest(lambda m: m.s == 0, doc="S = 0")
+    isa.on_trap(lambda m, c, i: None)
+
+    @isa.instruction("NOP", encoding="4E71")
+    def NOP(m):
+        pass
+
+    @isa.instruction("MOVEL {imm}, {dn}", encoding="[0010 {dn:3} 000 111100] {imm:32}", dn=Reg("d"), imm=Imm(32))
+    def MOVEL(m, dn, imm):
+        m.d[dn] = imm
+
+    isa.finalize()
+    assert [i.length for i in isa.instructions] == [2, 6]
+    prog = assemble(isa, "MOVEL 0xdeadbeef, d2\nNOP")
+    assert prog.words() == [0x24, 0x3C, 0xDE, 0xAD, 0xBE, 0xEF, 0x4E, 0x71]
+    assert disassemble_units(isa, prog.words()) == ["MOVEL 0xdeadbeef, d2", "NOP"]
+    assert isa.by_mnemonic("NOP").effects.writes["pc"].b.value == 2  # pc advances by the length in bytes
