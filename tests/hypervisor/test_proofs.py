@@ -47,10 +47,8 @@ def test_witnesses_replay_as_short_programs(machines, results, name):
 
 
 def _theorem1(machines, name):
-    try:
-        from virtcheck.checks.classify import classify_isa
-    except ImportError:
-        pytest.skip("virtcheck.checks.classify is not available yet")
+    from virtcheck.checks.classify import classify_isa
+
     return classify_isa(machines[name]).theorems["1"].violations
 
 
