@@ -4,8 +4,14 @@ The definitions are design.md §4's, quantified over all states and operand valu
 
 privileged
     For every pair of states equal except in the mode fields, one in supervisor mode and
-    one in the guest configuration, where neither run memory-traps: the guest run traps
-    and the supervisor run does not. Asked as "find a pair where that fails".
+    one in the guest configuration, where neither run memory-traps and the supervisor run
+    raises no exception: the guest run traps and the supervisor run does not. Asked as
+    "find a pair where that fails". Excluding supervisor *exceptions* generalizes PG's
+    exclusion of memory traps to every trap that is the instruction's own error condition
+    rather than a matter of privilege (the 68010's RTE takes a format error on a bad stack
+    frame in supervisor mode; IA-32's MOV to CR0 a #GP on an invalid bit combination).
+    An instruction whose supervisor run always memory-traps or raises an exception never
+    completes in supervisor mode, so it is not privileged (witness: such a run).
 control-sensitive
     Some state where the instruction completes (no trap, no halt) and changes a system field.
 behaviour-sensitive (mode / location / resource)
@@ -181,13 +187,26 @@ class InstructionClassifier:
         B = self._twin("G.", self.fc.mode, fresh_memory=False)
         stepB = sym_step(self.isa, self.ins, B, self.ops)
         mem = {Kind.MEMORY}
-        pre = [*self.dom, self._sup(self.A), self._guest(B),
-               z3.Not(self.stepA.traps(mem)), z3.Not(stepB.traps(mem))]
+        pre = [*self.dom, self._sup(self.A), self._guest(B), z3.Not(self.stepA.traps({Kind.MEMORY, Kind.EXCEPTION})),
+               z3.Not(stepB.traps(mem))]
         ans = self._solve(pre + [z3.Or(z3.Not(stepB.traps()), self.stepA.traps())])
         if ans.result == "unsat":
-            if self._solve(pre).result == "unsat":
-                return PropertyResult(None, reason="vacuous: memory-traps in every supervisor/guest pair")
-            return PropertyResult(True)
+            vac = self._solve(pre)
+            if vac.result == "unknown":
+                return PropertyResult(None, reason=f"solver: {vac.reason}")
+            if vac.result == "sat":
+                return PropertyResult(True)
+            # No pair qualifies. Either the supervisor run never completes (not privileged),
+            # or every guest-configuration run memory-traps (nothing to decide).
+            never = self._solve([*self.dom, self._sup(self.A), self.stepA.traps({Kind.MEMORY, Kind.EXCEPTION})])
+            if never.result == "sat":
+                w = W.privileged_witness(self.isa, self.ins, self._operands(never.model),
+                                         self.A.concrete(never.model), B.concrete(never.model))
+                w.replayed = w.outcomes[0].kind == "trap"
+                w.explanation = (f"{self.isa.name}: {self.ins.mnemonic} is not privileged: in supervisor mode "
+                                 f"it never completes (e.g. it ends {w.outcomes[0]})")
+                return _checked(False, w)
+            return PropertyResult(None, reason="vacuous: every guest-configuration run memory-traps")
         if ans.result == "unknown":
             return PropertyResult(None, reason=f"solver: {ans.reason}")
         w = W.privileged_witness(self.isa, self.ins, self._operands(ans.model), self.A.concrete(ans.model),

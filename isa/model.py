@@ -397,6 +397,26 @@ class Isa:
 
         return deco
 
+    def replace(self, mnemonic: str) -> Callable:
+        """Decorator for a derived ISA: give the declared instruction ``mnemonic`` new
+        semantics (and, if the function has one, a new docstring), keeping its syntax,
+        operands, encoding and place in the table. The MC68010 is the MC68000 with
+        ``MOVE from SR`` made privileged: ``@m68010.replace("MOVE_from_SR")``."""
+
+        def deco(fn: Callable) -> Callable:
+            where = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"
+            if self._final:
+                raise IsaError("ISA is finalized", where=where, instruction=mnemonic)
+            for k, old in enumerate(self.instructions):
+                if old.mnemonic == mnemonic:
+                    self.instructions[k] = Instruction(
+                        old.mnemonic, old.syntax, old.operands, fn, (fn.__doc__ or old.doc).strip(), where,
+                        encoding_text=old.encoding_text)
+                    return fn
+            raise IsaError(f"replaces undeclared instruction '{mnemonic}'", where=where, instruction=mnemonic)
+
+        return deco
+
     def _operand(self, mnemonic: str, where: str, name: str, spec: dict) -> OperandDecl:
         kind = spec["kind"]
         if kind == "reg":
