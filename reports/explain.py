@@ -50,8 +50,9 @@ def violation_witnesses(ins: InstructionResult, theorem: str) -> list[Witness]:
     return out
 
 
-def violation_lines(result: IsaResult, theorem: TheoremResult) -> list[str]:
-    """One compiler-style line per witness of each of the theorem's violations."""
+def violation_lines(result: IsaResult, theorem: TheoremResult, *, first_only: bool = False) -> list[str]:
+    """One compiler-style line per witness of each of the theorem's violations (with
+    ``first_only``, just the first: why the instruction is sensitive)."""
     lines: list[str] = []
     for mnemonic in theorem.violations:
         try:
@@ -62,7 +63,7 @@ def violation_lines(result: IsaResult, theorem: TheoremResult) -> list[str]:
         ws = violation_witnesses(ins, theorem.number)
         if not ws:
             lines.append(f"{result.isa}: {mnemonic} violates Theorem {theorem.number} (no witness recorded)")
-        lines += [witness_line(result.isa, w) for w in ws]
+        lines += [witness_line(result.isa, w) for w in (ws[:1] if first_only else ws)]
     return lines
 
 
