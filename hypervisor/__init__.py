@@ -2,15 +2,16 @@
 
 * `Machine` -- an ISA's concrete backend with physical memory: run a program bare.
 * `Monitor` / `VirtualMachine` -- trap-and-emulate over any executor (a machine or a VM).
-* `monitor_stack` -- monitors on monitors on a machine (PG Theorem 2).
+* `monitor_stack` -- monitors on monitors on a machine (PG Theorem 2); `monitor_tree` --
+  the same with several VMs at every level, `top_monitors` the guests' monitors.
 * `snapshot` -- a VM's state as a versioned JSON file (encapsulation, migration).
 """
 
 from virtcheck.hypervisor.driver import Clock, RunResult, TrapLog
 from virtcheck.hypervisor.machine import Machine
 from virtcheck.hypervisor.monitor import Monitor, MonitorError, VirtualMachine
-from virtcheck.hypervisor.stack import monitor_stack
+from virtcheck.hypervisor.stack import monitor_stack, monitor_tree, top_monitors
 from virtcheck.hypervisor.stop import Stop
 
 __all__ = ["Clock", "Machine", "Monitor", "MonitorError", "RunResult", "Stop", "TrapLog", "VirtualMachine",
-           "monitor_stack"]
+           "monitor_stack", "monitor_tree", "top_monitors"]

@@ -1,5 +1,9 @@
 """Counters a monitor keeps per VM: what ran directly, what trapped, what it emulated or
-reflected, and how often the world switched. Plain data, JSON-able, additive."""
+reflected, and how often the world switched. Plain data, JSON-able, additive.
+
+Direct execution is counted per instruction too, but not on the hot path: the run loop
+counts blocks into tallies (`tally`) that the accounting watches and folds into
+mnemonics only when ``direct_by_instruction`` is read."""
 
 from __future__ import annotations
 
@@ -7,15 +11,17 @@ from collections import Counter
 from dataclasses import dataclass, field as dc_field
 from typing import Any
 
+from virtcheck.hypervisor.tally import Tally, fold
+
 #: pseudo-instructions for events that no guest instruction caused
 FETCH, TIMER = "<fetch>", "<timer>"
 
 
 @dataclass
 class Accounting:
-    """``direct`` counts instructions the hardware ran for the guest (the hot loop counts
-    them in bulk, so not per instruction); ``trapped``, ``emulated`` and ``reflected``
-    count per instruction mnemonic (or `FETCH`/`TIMER`)."""
+    """``direct`` counts instructions the hardware ran for the guest, and
+    ``direct_by_instruction`` the same per mnemonic; ``trapped``, ``emulated`` and
+    ``reflected`` count per instruction mnemonic (or `FETCH`/`TIMER`)."""
 
     direct: int = 0
     trapped: Counter = dc_field(default_factory=Counter)
@@ -23,6 +29,23 @@ class Accounting:
     reflected: Counter = dc_field(default_factory=Counter)
     halted: int = 0
     world_switches: int = 0
+    #: per-instruction direct counts carried over (from a snapshot), before the live tallies
+    direct_base: Counter = dc_field(default_factory=Counter)
+    #: monitors under the executor this accounting belongs to (see `tally.fold`)
+    level: int = dc_field(default=1, compare=False)
+    _tallies: dict = dc_field(default_factory=dict, repr=False, compare=False)
+
+    def watch(self, tally: Tally) -> None:
+        """Count what runs directly into ``tally`` as this guest's (idempotent, cheap)."""
+        if id(tally) not in self._tallies:
+            self._tallies[id(tally)] = tally
+
+    @property
+    def direct_by_instruction(self) -> Counter:
+        """Instructions executed directly, per mnemonic (sums to ``direct``)."""
+        out = Counter(self.direct_base)
+        out.update(fold(self._tallies.values(), self.level))
+        return +out
 
     @property
     def executed(self) -> int:
@@ -38,6 +61,7 @@ class Accounting:
     def to_json(self) -> dict[str, Any]:
         return {
             "direct": self.direct,
+            "direct_by_instruction": dict(sorted(self.direct_by_instruction.items())),
             "emulated": dict(sorted(self.emulated.items())),
             "reflected": dict(sorted(self.reflected.items())),
             "trapped": dict(sorted(self.trapped.items())),
@@ -50,4 +74,5 @@ class Accounting:
     @staticmethod
     def from_json(d: dict[str, Any]) -> "Accounting":
         return Accounting(int(d["direct"]), Counter(d["trapped"]), Counter(d["emulated"]),
-                          Counter(d["reflected"]), int(d["halted"]), int(d["world_switches"]))
+                          Counter(d["reflected"]), int(d["halted"]), int(d["world_switches"]),
+                          Counter(d.get("direct_by_instruction", {})))

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from dataclasses import dataclass, field as dc_field
-from typing import Any, Optional, Protocol, Sequence
+from typing import Any, Callable, Optional, Protocol, Sequence
 
 from virtcheck.isa.concrete import compiled
 from virtcheck.hypervisor.accounting import TIMER, Accounting
 from virtcheck.hypervisor.mapping import IsaFacts
-from virtcheck.hypervisor.stop import BUDGET, HALTED, Stop
+from virtcheck.hypervisor.stop import BUDGET, HALTED, Stop, direct_of
 
 
 class Executor(Protocol):
@@ -30,6 +30,10 @@ class Executor(Protocol):
     def memory_size(self) -> int: ...
 
     def execute(self, S: list[int], budget: int) -> Stop: ...
+
+    # Optional, for speed and per-instruction accounting (`Machine` and `VirtualMachine`
+    # have both): ``execute(S, budget, tally)`` counting what ran into ``tally``, and
+    # ``direct(S, budget, tally) -> RawStop``, the same without the `Stop` object.
 
 
 @dataclass
@@ -99,15 +103,32 @@ class RunResult:
         return self.reason == HALTED
 
 
+#: ``enter(cause_name, S, info)``: run the ISA's trap semantics on a state and its memories
+TrapEntry = Callable[[str, list, int], None]
+
+
+def trap_entry(isa: Any, mems: Sequence[Any]) -> TrapEntry:
+    """The ISA's compiled trap semantics on ``mems``."""
+    entry = compiled(isa).trap_entry
+
+    def enter(cause: str, S: list[int], info: int) -> None:
+        entry[cause](S, *mems, info)
+
+    return enter
+
+
 def drive(ex: Executor, S: list[int], mems: Sequence[Any], clock: Clock, steps: int, log: TrapLog,
-          account: Optional[Accounting] = None) -> RunResult:
+          account: Optional[Accounting] = None, enter: Optional[TrapEntry] = None) -> RunResult:
     """Run state ``S`` (with memories ``mems``) on ``ex`` for at most ``steps`` completed
-    instructions, entering the ISA's trap semantics on every trap and timer interrupt."""
+    instructions, entering the ISA's trap semantics on every trap and timer interrupt
+    (through ``enter``, default `trap_entry` on ``mems``)."""
     f = ex.facts
     isa = f.isa
-    entry = compiled(isa).trap_entry
+    if enter is None:
+        enter = trap_entry(isa, mems)
     period = f.timer_period
     pc = f.layout.index[isa.pc_name]
+    run = direct_of(ex)
     done = 0
     while done < steps:
         if clock.pending:
@@ -116,25 +137,25 @@ def drive(ex: Executor, S: list[int], mems: Sequence[Any], clock: Clock, steps: 
                 log.add(TrapEvent(log.executed, S[pc], isa.timer_cause, 0))
                 if account is not None:
                     account.reflected[TIMER] += 1
-                entry[isa.timer_cause](S, *mems, 0)
+                enter(isa.timer_cause, S, 0)
                 continue
             chunk = 1  # step until the interrupt can be taken
         else:
             chunk = steps - done
             if period:
                 chunk = min(chunk, period - clock.since)
-        stop = ex.execute(S, chunk)
-        done += stop.executed
-        log.executed += stop.executed
+        reason, executed, cause, info, _ = run(S, chunk, None)
+        done += executed
+        log.executed += executed
         if period:
-            clock.since += stop.executed
+            clock.since += executed
             if clock.since >= period:
                 clock.since -= period
                 clock.pending = True
-        if stop.reason == BUDGET:
+        if reason == BUDGET:
             continue
-        if stop.reason == HALTED:
+        if reason == HALTED:
             return RunResult(HALTED, done)
-        log.add(TrapEvent(log.executed, S[pc], stop.cause.name, stop.info))  # type: ignore[union-attr]
-        entry[stop.cause.name](S, *mems, stop.info)  # type: ignore[union-attr]
+        log.add(TrapEvent(log.executed, S[pc], cause.name, info))
+        enter(cause.name, S, info)
     return RunResult(BUDGET, done)

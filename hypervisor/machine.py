@@ -17,23 +17,13 @@ from virtcheck.isa.model import Isa
 from virtcheck.isa.state import MachineState
 from virtcheck.hypervisor.driver import Clock, RunResult, TrapLog, drive
 from virtcheck.hypervisor.mapping import facts
-from virtcheck.hypervisor.runloop import make_runloop
+from virtcheck.hypervisor.tally import Tally, fold
+from virtcheck.hypervisor.blocks import block_compiler
+from virtcheck.hypervisor.runloop import BlockTable, RunLoop, make_runloop
 from virtcheck.hypervisor.stop import BUDGET, HALTED, TRAP, Stop
 
-_loops: dict[int, tuple] = {}
-
-
-def runloop_for(isa: Isa):
-    """The (cached) generated run loop of ``isa``."""
-    c = compiled(isa)
-    hit = _loops.get(id(isa))
-    if hit is None or hit[0] is not c:
-        hit = _loops[id(isa)] = (c, make_runloop(c))
-    return hit[1]
-
-
 def stop_of(result: tuple) -> Stop:
-    """The run loop's raw ``(result, executed, on_fetch)`` as a `Stop`."""
+    """A compiled step's or a run's ``(result, executed, on_fetch)`` as a `Stop`."""
     r, n, on_fetch = result
     if r is None:
         return Stop(BUDGET, n)
@@ -62,17 +52,27 @@ class Machine:
         self.clock = Clock()
         self.log = TrapLog()
         self.halted = False
-        self._loop = runloop_for(isa)
+        self.level = 0  #: monitors under this executor
+        self.tally: Tally = {}  #: what ran directly without a caller's tally (bare runs)
+        self._table = BlockTable(block_compiler(compiled(self.isa)))
+        #: `execute` without the `Stop` object (what a monitor above calls per trap):
+        #: ``direct(S, budget, tally=None) -> RawStop``; the generated run loop itself
+        self.direct: RunLoop = make_runloop(compiled(self.isa), self.mems, self.tally, self._table)
 
     # --- the executor face ------------------------------------------------------------
     @property
     def memory_size(self) -> int:
         return self.facts.mem_size
 
-    def execute(self, S: list[int], budget: int) -> Stop:
+    def execute(self, S: list[int], budget: int, tally: Optional[Tally] = None) -> Stop:
         """Run ``S`` directly on this machine's memory until a trap, a halt or ``budget``
-        completed instructions. Nothing is applied on a trap: the caller decides."""
-        return stop_of(self._loop(S, self.mems, budget))
+        completed instructions. Nothing is applied on a trap: the caller decides. What ran
+        is counted into ``tally`` (default: the machine's own, `executed_by_instruction`)."""
+        return Stop(*self.direct(S, budget, tally))
+
+    def executed_by_instruction(self) -> dict[str, int]:
+        """Instructions this machine ran directly without a caller's tally, per mnemonic."""
+        return dict(fold([self.tally], 0))
 
     # --- the computer face ------------------------------------------------------------
     def load(self, program: Program, state: Optional[MachineState] = None) -> None:
@@ -89,6 +89,7 @@ class Machine:
         for a, v in program.cells.items():
             self.mems[code][a] = v
         self.halted = False
+        self._table.clear()  # new code: blocks are checked anyway, but rebuild counts restart
 
     def run(self, steps: int) -> RunResult:
         """Run the loaded program bare for at most ``steps`` completed instructions."""

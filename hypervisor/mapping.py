@@ -9,8 +9,10 @@
   keep them out of every guest's reach;
 * the **reset state**, the **timer** and its enabling predicate.
 
-The expressions are the ISA's own, evaluated by the reference evaluator: they run once per
-trap or world switch, never per directly executed instruction.
+The expressions are the ISA's own, compiled by the concrete backend's emitter
+(`isa.concrete.effects_source`): the map runs twice per trap at every level of a stack,
+so it is straight-line Python, not a tree walk. They never run per directly executed
+instruction.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 from virtcheck.isa import expr as E
-from virtcheck.isa.concrete import Layout
+from virtcheck.isa.concrete import HELPERS, Layout, effects_source
 from virtcheck.isa.errors import IsaError
 from virtcheck.isa.evaluator import evaluate
 from virtcheck.isa.model import Isa, Role
-from virtcheck.isa.semantics import Builder
+from virtcheck.isa.semantics import Builder, Effects
 
 
 class PartitionMemory:
@@ -34,29 +36,35 @@ class PartitionMemory:
     its partition can reach one; the ISA's ``fits`` condition excludes it).
     """
 
-    __slots__ = ("backing", "base", "size")
+    __slots__ = ("backing", "base", "size", "physical", "offset")
 
     def __init__(self, backing: Any, base: int, size: int):
         self.backing = backing
         self.base = base
         self.size = size
+        # A partition of a partition lies inside it (Monitor.create_vm checks), so every
+        # access goes straight to the physical list: one index, however deep the stack.
+        if isinstance(backing, PartitionMemory):
+            self.physical, self.offset = backing.physical, backing.offset + base
+        else:
+            self.physical, self.offset = backing, base
 
     def __getitem__(self, a: int) -> int:
-        return self.backing[self.base + a] if 0 <= a < self.size else 0
+        return self.physical[self.offset + a] if 0 <= a < self.size else 0
 
     def __setitem__(self, a: int, v: int) -> None:
         if 0 <= a < self.size:
-            self.backing[self.base + a] = v
+            self.physical[self.offset + a] = v
 
     def __len__(self) -> int:
         return self.size
 
     def to_list(self) -> list[int]:
-        return [self.backing[self.base + a] for a in range(self.size)]
+        return list(self.physical[self.offset:self.offset + self.size])
 
     def load(self, values: Sequence[int]) -> None:
-        for a, v in enumerate(values[: self.size]):
-            self.backing[self.base + a] = v
+        values = list(values[: self.size])
+        self.physical[self.offset:self.offset + len(values)] = values
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,11 @@ class IsaFacts:
         self._compose = self._build_compose() if isa.partition_fn is not None else None
         self._fits = self._build_fits() if isa.partition_fits_fn is not None else None
         self._enabled = isa.timer_enabled_fn(Builder(isa)) if isa.timer_enabled_fn is not None else None
+        self._addr_mask = E.mask(self._addr_width())
+        self._represent: Any = None
+        self._entering: Any = None
+        self._fits_fn: Any = None
+        self._enabled_fn: Any = None
 
     # --- reset ---------------------------------------------------------------------
     def reset_state(self, entry: int) -> list[int]:
@@ -153,20 +166,59 @@ class IsaFacts:
             raise IsaError(f"ISA '{self.isa.name}' declares no partition fit condition (Isa.partition)")
         return self._fits
 
+    def _function(self, name: str, params: str, eff: Effects, operands: Sequence[str], head: Sequence[str] = (),
+                  result: bool = False) -> Callable:
+        """Compile ``eff`` over the flat state ``S`` (no memories) into ``name(params)``."""
+        body, ns = effects_source(self.layout, eff, {o: o for o in operands}, exits=False,
+                                  result_var="r" if result else None)
+        lines = [*head, *body] + (["return r"] if result else [])
+        src = f"def {name}({params}):\n" + "\n".join("    " + ln for ln in lines or ["pass"]) + "\n"
+        ns.update(HELPERS)
+        exec(compile(src, f"<virtcheck:{self.isa.name}:{name}>", "exec"), ns)
+        return ns[name]
+
     def represent(self, V: list[int], R: list[int], part: Partition) -> None:
         """Write into ``R`` the real state that runs virtual state ``V`` in ``part``
         (f on the fields: user fields copied, system fields composed)."""
-        if self._compose is None:
-            raise IsaError(f"ISA '{self.isa.name}' declares no partition composition (Isa.partition)")
-        for i in self.user_slots:
-            R[i] = V[i]
-        view = _FlatState(self.layout, V, ())
-        ops = {"base": part.base, "size": part.size}
-        for i, e in self._compose:
-            R[i] = evaluate(e, view, ops)  # type: ignore[arg-type]
+        fn = self._represent
+        if fn is None:
+            if self._compose is None:
+                raise IsaError(f"ISA '{self.isa.name}' declares no partition composition (Isa.partition)")
+            writes = {self.layout.names[i]: e for i, e in self._compose}
+            fn = self._represent = self._function("represent", "V, S, base, size", Effects(writes=writes),
+                                                  ["base", "size"], head=["S[:] = V"])
+        m = self._addr_mask
+        fn(V, R, part.base & m, part.size & m)
+
+    def entering(self, part: Partition) -> tuple[Callable[[list[int]], tuple], Callable[[list[int], tuple], None]]:
+        """f in place, for one partition: ``enter(V) -> saved`` turns the virtual state
+        ``V`` into the real state that runs it (user fields are already equal; the system
+        fields become the composed ones) and returns the virtual system fields;
+        ``leave(V, saved)`` puts them back, keeping what the run did to the user fields.
+        A VM runs its guest this way: no state copy per trap, at any depth."""
+        if self._entering is None:
+            if self._compose is None:
+                raise IsaError(f"ISA '{self.isa.name}' declares no partition composition (Isa.partition)")
+            slots = "".join(f"S[{i}], " for i in self.system_slots)
+            writes = {self.layout.names[i]: e for i, e in self._compose}
+            body, ns = effects_source(self.layout, Effects(writes=writes), {"base": "base", "size": "size"},
+                                      exits=False)
+            lines = [f"saved = ({slots})", *body, "return saved"]
+            src = ("def make(base, size):\n    def enter(S):\n" + "".join(f"        {ln}\n" for ln in lines)
+                   + f"    return enter\n\ndef leave(S, saved):\n    ({slots}) = saved\n")
+            ns.update(HELPERS)
+            exec(compile(src, f"<virtcheck:{self.isa.name}:entering>", "exec"), ns)
+            self._entering = (ns["make"], ns["leave"])
+        make, leave = self._entering
+        m = self._addr_mask
+        return make(part.base & m, part.size & m), leave
 
     def fits(self, V: list[int], size: int) -> bool:
-        return bool(evaluate(self.fits_expression(), _FlatState(self.layout, V, ()), {"size": size}))  # type: ignore[arg-type]
+        fn = self._fits_fn
+        if fn is None:
+            fn = self._fits_fn = self._function("fits", "S, size", Effects(result=self.fits_expression()),
+                                                ["size"], result=True)
+        return bool(fn(V, size & self._addr_mask))
 
     # --- timer ----------------------------------------------------------------------
     @property
@@ -174,7 +226,41 @@ class IsaFacts:
         return self.isa.timer_period if self.isa.timer_cause else 0
 
     def timer_enabled(self, S: list[int]) -> bool:
-        return self._enabled is not None and bool(evaluate(self._enabled, _FlatState(self.layout, S, ()), {}))  # type: ignore[arg-type]
+        if self._enabled is None:
+            return False
+        fn = self._enabled_fn
+        if fn is None:
+            fn = self._enabled_fn = self._function("timer_enabled", "S", Effects(result=self._enabled), [], result=True)
+        return bool(fn(S))
+
+    def reference(self) -> "ReferenceMap":
+        """The same map, fits and timer predicate by the reference evaluator (for tests)."""
+        return ReferenceMap(self)
+
+
+class ReferenceMap:
+    """The map f, ``fits`` and the timer predicate walked by the reference evaluator: the
+    obviously-right version the compiled ones in `IsaFacts` are tested against."""
+
+    def __init__(self, f: IsaFacts):
+        self.f = f
+
+    def represent(self, V: list[int], R: list[int], part: Partition) -> None:
+        f = self.f
+        for i in f.user_slots:
+            R[i] = V[i]
+        view = _FlatState(f.layout, V, ())
+        ops = {"base": part.base, "size": part.size}
+        for i, e in f._compose or []:
+            R[i] = evaluate(e, view, ops)  # type: ignore[arg-type]
+
+    def fits(self, V: list[int], size: int) -> bool:
+        view = _FlatState(self.f.layout, V, ())
+        return bool(evaluate(self.f.fits_expression(), view, {"size": size}))  # type: ignore[arg-type]
+
+    def timer_enabled(self, S: list[int]) -> bool:
+        e = self.f._enabled
+        return e is not None and bool(evaluate(e, _FlatState(self.f.layout, S, ()), {}))  # type: ignore[arg-type]
 
 
 def reserved_cells(isa: Isa) -> int:

@@ -19,6 +19,12 @@ own compiled semantics, on the virtual state and partition --
 
 The monitor's own memory is the executor's low cells the ISA's trap semantics use
 (`mapping.reserved_cells`); partitions start above it and never overlap.
+
+A monitor may run on a VM of another monitor (`VirtualMachine.hosted`); then running
+that VM means running the monitor on it for the VM's time slice (`Monitor.run_for`), so
+every level of a stack can schedule several VMs. Direct execution is the machine's run
+loop whatever the depth: each level adds work per *stop* (trap, halt, budget), none per
+instruction.
 """
 
 from __future__ import annotations
@@ -31,9 +37,9 @@ from virtcheck.isa.errors import IsaError
 from virtcheck.isa.state import MachineState, Memory
 from virtcheck.hypervisor.accounting import FETCH, Accounting
 from virtcheck.hypervisor.driver import Clock, Executor, RunResult, TrapLog, drive
-from virtcheck.hypervisor.machine import is_halt
 from virtcheck.hypervisor.mapping import Partition, PartitionMemory, facts
-from virtcheck.hypervisor.stop import BUDGET, HALTED, TRAP, Stop
+from virtcheck.hypervisor.tally import Tally, add_emulated
+from virtcheck.hypervisor.stop import BUDGET, HALTED, TRAP, RawStop, Stop, direct_of
 
 DEFAULT_SLICE = 10_000
 
@@ -55,71 +61,112 @@ class VirtualMachine:
         self.index = index
         self.partition = partition
         host = monitor.host
+        self.level: int = getattr(host, "level", 0) + 1  #: monitors under this VM's guest
         self.mems = [PartitionMemory(m, partition.base, partition.size) for m in host_memories(host)]
         self._code = self.facts.layout.memories.index(self.isa.code_memory)
         self._c = compiled(self.isa)
-        self._R: list[int] = [0] * len(self.facts.layout.names)  #: the real state while it runs
+        self._decode = _decode_table(self._c)
+        self._fetch = self._c.fetch
+        self._code_mem = self.mems[self._code]
+        self._units = self.isa.units_per_word
         self.S: list[int] = self.facts.reset_state(0)  #: the virtual state, when this monitor drives it
         self.clock = Clock()
         self.log = TrapLog()
+        self._tally: Tally = {}  #: what runs directly for this VM's own guest
         self.account = Accounting()
         self.halted = False
+        self.hosted: Optional["Monitor"] = None  #: the monitor running on this VM, if any
+        self._host_direct = direct_of(host)
+        #: the map f into this partition, in place (`IsaFacts.entering`)
+        self._map = self.facts.entering(partition)
+        r = self.facts.reserved
+        self._low = [(m.physical, m.offset, m.offset + r) for m in self.mems]
+
+    @property
+    def account(self) -> Accounting:
+        return self._account
+
+    @account.setter
+    def account(self, acct: Accounting) -> None:
+        """A new or restored accounting counts at this VM's level."""
+        acct.level = self.level
+        self._account = acct
 
     @property
     def memory_size(self) -> int:
         return self.partition.size
 
     # --- the executor face ------------------------------------------------------------
-    def execute(self, S: list[int], budget: int) -> Stop:
+    def execute(self, S: list[int], budget: int, tally: Optional[Tally] = None) -> Stop:
         """Run virtual state ``S`` until it traps, halts or completes ``budget``
         instructions, as the real machine would: directly, emulating what traps only
-        because the guest is deprivileged."""
-        f = self.facts
-        R = self._R
-        host = self.monitor.host
-        part = self.partition
-        acct = self.account
-        user = f.user_slots
+        because the guest is deprivileged. ``tally`` is the running guest's block tally
+        (`tally`; default: this VM's own): it goes down to the machine, so the levels
+        between share one count."""
+        return Stop(*self.direct(S, budget, tally))
+
+    def direct(self, S: list[int], budget: int, tally: Optional[Tally] = None) -> RawStop:
+        """`execute` as a `RawStop` (what a monitor above calls per trap)."""
+        T = self._tally if tally is None else tally
+        acct = self._account
+        if id(T) not in acct._tallies:
+            acct.watch(T)
+        run = self._host_direct
+        enter, leave = self._map
+        vstep = self._virtual_step
         n = 0
         while True:
-            f.represent(S, R, part)
-            stop = host.execute(R, budget - n)
-            for i in user:
-                S[i] = R[i]
-            n += stop.executed
-            acct.direct += stop.executed
-            if stop.reason == BUDGET:
-                return Stop(BUDGET, n)
-            result, name, on_fetch = self._virtual_step(S)
+            saved = enter(S)  # S is now f(S): the real state that runs the guest
+            try:
+                reason, k, cause, info, on_fetch = run(S, budget - n, T)
+            finally:
+                leave(S, saved)  # the virtual system state again; the run's user fields kept
+            n += k
+            acct.direct += k
+            if reason == BUDGET:
+                return (BUDGET, n, None, 0, False)
+            result, name, on_fetch = vstep(S)
             acct.trapped[name] += 1
             if result is None:
                 acct.emulated[name] += 1
+                add_emulated(T, self.level, name)  # direct for the executors above this one
                 n += 1
                 if n >= budget:
-                    return Stop(BUDGET, n)
+                    return (BUDGET, n, None, 0, False)
                 continue
-            if is_halt(result):
-                acct.halted += 1
-                return Stop(HALTED, n)
-            acct.reflected[name] += 1
-            cause, info = result
-            return Stop(TRAP, n, cause, int(info), on_fetch)
+            if result.__class__ is tuple:
+                acct.reflected[name] += 1
+                return (TRAP, n, result[0], int(result[1]), on_fetch)
+            acct.halted += 1  # any other result is a halt (see machine.is_halt)
+            return (HALTED, n, None, 0, False)
+
+    def _enter(self, cause: str, S: list[int], info: int) -> None:
+        """The ISA's trap semantics on the virtual state: they touch only the partition's
+        first `reserved` cells (constant addresses, `mapping.reserved_cells`), so they run
+        on a plain copy of those, written back after -- not through `PartitionMemory`."""
+        spans = self._low
+        if len(spans) == 1:
+            phys, lo, hi = spans[0]
+            cells = phys[lo:hi]
+            self._c.trap_entry[cause](S, cells, info)
+            phys[lo:hi] = cells
+            return
+        low = [phys[lo:hi] for phys, lo, hi in spans]
+        self._c.trap_entry[cause](S, *low, info)
+        for (phys, lo, hi), cells in zip(spans, low):
+            phys[lo:hi] = cells
 
     def _virtual_step(self, S: list[int]) -> tuple[Any, str, bool]:
         """The ISA's own fetch and step on the virtual state and partition."""
-        c = self._c
         mems = self.mems
-        a = c.fetch(S, *mems)
+        a = self._fetch(S, *mems)
         if a.__class__ is tuple:
             return a, FETCH, True
-        units = self.isa.units_per_word
-        code = mems[self._code]
-        cell = self.isa.memories[self.isa.code_memory].width
-        w = 0
-        for k in range(units):
-            w = (w << cell) | code[a + k]
-        ins, _ = c.decode(w)
-        return c.step_for(w)(S, *mems), ins.mnemonic, False
+        w = self._code_mem[a] if self._units == 1 else _word(self.isa, self._code_mem, a)
+        hit = self._decode.get(w)
+        if hit is None:
+            hit = _decoded(self._c, w)
+        return hit[0](S, *mems), hit[1], False
 
     # --- the computer face ------------------------------------------------------------
     def load(self, program: Program, state: Optional[MachineState] = None) -> None:
@@ -141,10 +188,15 @@ class VirtualMachine:
         self.halted = False
 
     def run(self, steps: int) -> RunResult:
-        """Run this guest alone for at most ``steps`` completed instructions."""
-        if self.halted:
+        """Run this guest alone for at most ``steps`` completed instructions; when a
+        monitor runs on this VM, run that monitor's guests for ``steps`` instructions in
+        all (this VM's time slice, `Monitor.run_for`)."""
+        if self.hosted is not None:
+            res = self.hosted.run_for(steps)
+        elif self.halted:
             return RunResult(HALTED, 0)
-        res = drive(self, self.S, self.mems, self.clock, steps, self.log, self.account)
+        else:
+            res = drive(self, self.S, self.mems, self.clock, steps, self.log, self._account, self._enter)
         self.halted = res.halted
         return res
 
@@ -158,6 +210,38 @@ class VirtualMachine:
 def host_memories(host: Executor) -> list[Any]:
     """The physical memories of an executor, as its guests' partitions index them."""
     return list(host.mems)  # type: ignore[attr-defined]
+
+
+def _word(isa: Any, code: Any, a: int) -> int:
+    units = isa.units_per_word
+    if units == 1:
+        return code[a]
+    cell = isa.memories[isa.code_memory].width
+    w = 0
+    for k in range(units):
+        w = (w << cell) | code[a + k]
+    return w
+
+
+_steps: dict[int, tuple[Any, dict[int, tuple[Any, str]]]] = {}
+
+
+def _decode_table(c: Any) -> dict[int, tuple[Any, str]]:
+    """Word -> (compiled step, mnemonic) of one compiled ISA, shared by every VM: a trap at
+    the top of a stack is decoded again at every level under it."""
+    hit = _steps.get(id(c))
+    if hit is None or hit[0] is not c:
+        hit = _steps[id(c)] = (c, {})
+    return hit[1]
+
+
+def _decoded(c: Any, w: int) -> tuple[Any, str]:
+    table = _decode_table(c)
+    out = table.get(w)
+    if out is None:
+        ins, _ = c.decode(w)
+        out = table[w] = (c.step_for(w), ins.mnemonic)
+    return out
 
 
 class Monitor:
@@ -178,6 +262,12 @@ class Monitor:
         self.world_switches = 0
         self._current: Optional[VirtualMachine] = None
         self._next_free = self.facts.reserved
+        self._turn = 0  #: whose slice `run_for` is in
+        self._left = slice  #: what is left of it
+        if isinstance(host, VirtualMachine):
+            if host.hosted is not None:
+                raise MonitorError(f"VM {host.index} already runs a monitor; a VM runs one monitor")
+            host.hosted = self
 
     @property
     def free(self) -> int:
@@ -229,6 +319,30 @@ class Monitor:
                 done[vm.index] += res.executed
                 halted[vm.index] = res.halted
         return {i: RunResult(HALTED if halted[i] else BUDGET, done[i]) for i in done}
+
+    def run_for(self, budget: int) -> RunResult:
+        """Round robin for at most ``budget`` guest instructions in all, resuming the round
+        (and the slice) where the last call left it: what running this monitor's VM for a
+        time slice means to the monitor under it. ``halt`` when every VM has halted."""
+        done = 0
+        vms = self.vms
+        while done < budget:
+            if all(vm.halted for vm in vms):
+                return RunResult(HALTED, done)
+            vm = vms[self._turn % len(vms)]
+            if not vm.halted:
+                if self._current is not vm:
+                    self.world_switches += 1
+                    vm.account.world_switches += 1
+                    self._current = vm
+                res = vm.run(min(self._left, budget - done))
+                done += res.executed
+                self._left -= res.executed
+                if not (res.halted or self._left <= 0):
+                    continue
+            self._turn = (self._turn + 1) % len(vms)
+            self._left = self.slice
+        return RunResult(BUDGET, done)
 
     def shares(self) -> dict[int, float]:
         """Fairness: each VM's share of the guest instructions executed so far."""

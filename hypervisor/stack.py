@@ -1,12 +1,15 @@
 """Building stacks: the bare machine, or monitors on monitors on the machine.
 
-Depth ``d`` means ``d`` monitors: the ``d - 1`` lower ones each run one VM (the next
-monitor's machine, all of their free memory), the top one runs the guests.
+Depth ``d`` means ``d`` monitors. `monitor_stack`: the ``d - 1`` lower ones each run one
+VM (the next monitor's machine, all of their free memory), the top one runs the guests.
+`monitor_tree`: every lower monitor runs several VMs, each the machine of a monitor
+above it; running the bottom monitor runs them all, each VM's time slice spent by the
+monitor on it (`Monitor.run_for`).
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 from virtcheck.isa.model import Isa
 from virtcheck.hypervisor.machine import Machine
@@ -31,3 +34,37 @@ def levels(top: Monitor) -> list[Monitor]:
         out.append(host.monitor)  # type: ignore[attr-defined]
         host = host.monitor.host  # type: ignore[attr-defined]
     return list(reversed(out))
+
+
+def monitor_tree(isa: Isa, depth: int, fanout: Union[int, Sequence[int]] = 2, *, slice: int = DEFAULT_SLICE,
+                 machine: Optional[Machine] = None) -> Monitor:
+    """``depth`` levels of monitors on a (new) machine, where the monitor at level ``k``
+    (1 = on the machine) runs ``fanout[k - 1]`` VMs (or ``fanout`` at every level), each
+    splitting its free memory equally and each running a monitor of level ``k + 1``.
+    Returns the bottom monitor: ``run`` it to run every guest; the top monitors
+    (`top_monitors`) have no VMs yet -- create the guests there."""
+    if depth < 1:
+        raise ValueError(f"a monitor tree has depth at least 1, not {depth}")
+    widths = [fanout] * (depth - 1) if isinstance(fanout, int) else list(fanout)
+    if len(widths) != depth - 1 or any(w < 1 for w in widths):
+        raise ValueError(f"fanout must give at least 1 VM for each of the {depth - 1} lower levels, not {fanout!r}")
+    root = Monitor(machine or Machine(isa), slice=slice)
+    level = [root]
+    for width in widths:
+        level = [Monitor(vm, slice=slice) for mon in level for vm in mon.create_vms(width)]
+    return root
+
+
+def top_monitors(root: Monitor) -> list[Monitor]:
+    """The monitors of a tree that run no monitor above them (the guests' monitors), in
+    scheduling order."""
+    out: list[Monitor] = []
+    stack = [root]
+    while stack:
+        mon = stack.pop(0)
+        above = [vm.hosted for vm in mon.vms if vm.hosted is not None]
+        if above:
+            stack[:0] = above
+        else:
+            out.append(mon)
+    return out

@@ -8,7 +8,7 @@ of a direct run the same way, which is what lets monitors stack: a monitor reads
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from virtcheck.isa.model import Cause
 
@@ -30,3 +30,23 @@ class Stop:
     def to_json(self) -> dict[str, Any]:
         return {"reason": self.reason, "executed": self.executed,
                 "cause": self.cause.name if self.cause else None, "info": self.info, "fetch": self.fetch}
+
+
+#: ``(reason, executed, cause, info, fetch)``: a `Stop` as a plain tuple. Executors pass
+#: these between the levels of a stack (``direct``), where a trap costs a few tuples
+#: instead of a frozen dataclass per level; ``execute`` wraps the top one in a `Stop`.
+RawStop = tuple
+
+
+def raw(stop: Stop) -> RawStop:
+    return (stop.reason, stop.executed, stop.cause, stop.info, stop.fetch)
+
+
+def direct_of(ex: Any) -> Callable[[list, int, Any], RawStop]:
+    """``direct(S, budget, tally) -> RawStop`` of an executor: its own ``direct`` when it
+    has one, else its ``execute`` (an executor written against the `Executor` protocol
+    alone, which counts no tally)."""
+    fn = getattr(ex, "direct", None)
+    if fn is not None:
+        return fn
+    return lambda S, budget, tally=None: raw(ex.execute(S, budget))

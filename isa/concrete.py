@@ -196,7 +196,11 @@ class _Emitter:
         raise IsaError(f"concrete backend has no rule for node {type(e).__name__}")
 
 
-def _effects_body(layout: Layout, eff: Effects, ops: dict[str, str], *, exits: bool, result: bool = False) -> list[str]:
+def _effects_body(layout: Layout, eff: Effects, ops: dict[str, str], *, exits: bool, result: bool = False,
+                  exit_format: str = "return {}", result_var: Optional[str] = None, prefix: str = "") -> list[str]:
+    """The body's source lines. ``exit_format`` shapes each exit's statement from the exit
+    value's source; ``result_var`` assigns the result instead of returning it; ``prefix``
+    names the namespace constants (see `_namespace`) so several bodies can share one."""
     em = _Emitter(layout, eff.roots(), ops)
     out: list[str] = []
 
@@ -209,13 +213,13 @@ def _effects_body(layout: Layout, eff: Effects, ops: dict[str, str], *, exits: b
             c = em.cond(x.cond)
             flush()
             if x.cause is None:
-                out.append(f"if {c}: return _HALT_")
+                out.append(f"if {c}: " + exit_format.format("_HALT_"))
             elif isinstance(x.info, E.Const):
-                out.append(f"if {c}: return _X{k}")
+                out.append(f"if {c}: " + exit_format.format(f"_{prefix}X{k}"))
             else:
                 info = em.value(x.info)
                 flush()
-                out.append(f"if {c}: return (_C{k}, {info})")
+                out.append(f"if {c}: " + exit_format.format(f"(_{prefix}C{k}, {info})"))
     # Every value is computed from the pre-state. A value is computed in place, at its
     # assignment, only when no earlier assignment can change what it reads; otherwise it
     # goes to a temporary first. (dst template, address expr or None, base, value, touches)
@@ -249,7 +253,7 @@ def _effects_body(layout: Layout, eff: Effects, ops: dict[str, str], *, exits: b
     if result and eff.result is not None:
         r = em.value(eff.result)
         flush()
-        out.append(f"return {r}")
+        out.append(f"return {r}" if result_var is None else f"{result_var} = {r}")
     return out
 
 
@@ -279,15 +283,36 @@ def _reads(roots, layout: Layout) -> set:
     return out
 
 
-def _namespace(eff: Effects) -> dict[str, Any]:
+def _namespace(eff: Effects, prefix: str = "") -> dict[str, Any]:
     ns: dict[str, Any] = dict(HELPERS)
     ns["_HALT_"] = HALT  # a private name: generated functions are named after mnemonics
     for k, x in enumerate(eff.exits):
         if x.cause is not None:
-            ns[f"_C{k}"] = x.cause
+            ns[f"_{prefix}C{k}"] = x.cause
             if isinstance(x.info, E.Const):
-                ns[f"_X{k}"] = (x.cause, x.info.value)
+                ns[f"_{prefix}X{k}"] = (x.cause, x.info.value)
     return ns
+
+
+def effects_source(layout: Layout, eff: Effects, operands: dict[str, str], *, exits: bool = True,
+                   exit_format: str = "return {}", result_var: Optional[str] = None,
+                   prefix: str = "") -> tuple[list[str], dict[str, Any]]:
+    """The source lines of one effects body and the names they use, for callers that
+    generate their own functions around several bodies (a run loop inlining the fetch, a
+    straight-line block of instructions).
+
+    The lines read ``S`` and the memory parameters (`Layout.mem_param`); ``operands`` maps
+    each operand name to its source (a parameter name, or a literal to specialise on).
+    Each exit becomes ``if <cond>: <exit_format.format(value)>``, where the value is
+    ``_HALT_`` or a ``(cause, info)`` tuple, exactly what the compiled step returns; the
+    result, if any, is assigned to ``result_var``. Exits come first and every write is
+    computed from the pre-state, so an exit taken leaves ``S`` and memory untouched.
+    Temporaries are ``t1``, ``t2``, ... and are assigned before use, so bodies may follow
+    one another in one function. ``prefix`` keeps the namespace names of several bodies
+    apart."""
+    lines = _effects_body(layout, eff, operands, exits=exits, result=result_var is not None,
+                          exit_format=exit_format, result_var=result_var, prefix=prefix)
+    return lines, _namespace(eff, prefix)
 
 
 def _indent(lines: list[str], n: int) -> str:
