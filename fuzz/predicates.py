@@ -141,3 +141,23 @@ def _build(isa: Isa, label: str, fn: Callable) -> PredicateSpace:
     check = c.compile_effects(name, Effects(result=expr), [], exits=False, result=True)
     layout = Layout.of(isa)
     return PredicateSpace(label, fields, tuple(sorted(found)), exact, check, layout.names, len(layout.memories))
+
+
+def fit_space(isa: Isa, size: int) -> PredicateSpace:
+    """Assignments of the fields the ISA's partition ``fits`` condition reads that make it
+    hold for a ``size``-cell partition (a sample of at most MAX_SOLUTIONS), for drawing
+    virtual states a monitor can represent exactly."""
+    from virtcheck.isa import expr as E
+
+    isa.finalize()
+    if isa.partition_fits_fn is None:
+        raise InvalidArgument(f"ISA '{isa.name}' declares no partition fit condition (Isa.partition)")
+    key = (id(isa), f"fits {size}")
+    hit = _cache.get(key)
+    if hit is not None and hit[0] is isa:
+        return hit[1]
+    w = min(m.addr_width for m in isa.memories.values())
+    sp = _build(isa, f"the partition fit for {size} cells",
+                lambda m: isa.partition_fits_fn(m, E.Const.make(size, w)))  # type: ignore[misc]
+    _cache[key] = (isa, sp)
+    return sp

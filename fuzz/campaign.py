@@ -1,0 +1,334 @@
+"""A fuzzing campaign: seeded worker processes, coverage steering, shrinking, corpus.
+
+The parent process replays the corpus first, then forks ``workers`` processes. Worker
+``k`` of generation ``g`` draws from ``random.Random`` seeded with a value derived from
+(campaign seed, k, g), so a campaign is deterministic given its seed and worker count
+(exactly so with ``examples``; with a time budget the same sequence is cut at a
+different point). Each worker runs cases through the oracles in bulk, shrinks every new
+distinct failure itself, and reports counts, coverage and failures over a queue.
+
+The parent saves every failure to the corpus as it arrives (atomically), replaces a
+worker that dies, and stops the workers on the deadline, on Ctrl-C or on SIGTERM; in
+every case it returns a :class:`~virtcheck.fuzz.report.FuzzReport` of what was found.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue as queue_mod
+import random
+import signal
+import time
+from dataclasses import dataclass, field as dc_field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from virtcheck.fuzz import corpus as C
+from virtcheck.fuzz import oracles as O
+from virtcheck.fuzz.casegen import CaseGenerator
+from virtcheck.fuzz.coverage import Coverage
+from virtcheck.fuzz.properties import Settings, check
+from virtcheck.fuzz.reference import Reference
+from virtcheck.fuzz.report import FailureRecord, FuzzReport, Histogram
+from virtcheck.fuzz.shrink import shrink
+from virtcheck.isa.model import Isa
+
+#: isolation and encapsulation cases cost several runs: one of each per this many programs
+SIDE_EVERY = 8
+#: a coverage probe (a stepped bare run) every this many programs
+PROBE_EVERY = 8
+#: new steering weights every this many programs
+STEER_EVERY = 512
+#: a worker reports progress at least this often (seconds)
+REPORT_EVERY = 0.5
+
+
+@dataclass
+class CampaignConfig:
+    isa: Isa
+    isa_ref: str
+    seed: int
+    vmm: str = "trap-emulate"
+    properties: tuple[str, ...] = O.PROPERTIES
+    seconds: Optional[float] = 60.0
+    examples: Optional[int] = None
+    workers: int = 1
+    corpus: Optional[Path] = None
+    length: int = 32
+    depth: int = 1
+    reference: Optional[Reference] = None
+    steer: bool = True
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(self.depth, 4, self.reference.innocuous if self.reference else frozenset())
+
+
+def worker_seed(seed: int, index: int, generation: int) -> int:
+    """The seed of worker ``index``, generation ``generation`` (a replaced worker's next)."""
+    return random.Random(f"virtcheck-fuzz:{seed}:{index}:{generation}").getrandbits(63)
+
+
+# --- the worker ---------------------------------------------------------------------
+@dataclass
+class _Counts:
+    programs: int = 0
+    pairs: int = 0
+    steps: int = 0
+    isolation: int = 0
+    encapsulation: int = 0
+    out_of_domain: int = 0
+    ratio_hist: list[int] = dc_field(default_factory=lambda: [0] * Histogram.BINS)
+    ratio_sum: float = 0.0
+
+    def take(self) -> dict[str, Any]:
+        d = dict(self.__dict__)
+        d["ratio_hist"] = list(self.ratio_hist)
+        self.__init__()  # type: ignore[misc]
+        return d
+
+
+def run_worker(cfg: CampaignConfig, index: int, generation: int, quota: Optional[int], deadline: Optional[float],
+               send: Callable[[tuple], None], should_stop: Callable[[], bool]) -> None:
+    """The hot loop: cases from the seeded generator through every selected oracle."""
+    isa = cfg.isa
+    seed = worker_seed(cfg.seed, index, generation)
+    gen = CaseGenerator(isa, seed, length=cfg.length)
+    cov = Coverage(isa)
+    settings = cfg.settings
+    props = cfg.properties
+    seen: set[tuple[str, str]] = set()
+    counts = _Counts()
+    last = time.monotonic()
+    reported_hits: dict = {}
+    want_eq = O.EQUIVALENCE in props or O.EFFICIENCY in props
+    n = 0
+
+    def done() -> bool:
+        if should_stop():
+            return True
+        if quota is not None and n >= quota:
+            return True
+        return deadline is not None and time.monotonic() >= deadline
+
+    def found(prop: str, case: Any, failure: O.Failure) -> None:
+        if failure.key in seen:
+            return
+        seen.add(failure.key)
+        t0 = time.monotonic()
+        small, f = shrink(isa, case, failure, lambda c: check(prop, isa, c, settings), should_stop=should_stop)
+        send(("failure", index, {"property": prop, "case": small.to_json(isa), "failure": f.to_json(),
+                                 "original_length": len(case.program), "program_index": n,
+                                 "shrink_seconds": time.monotonic() - t0, "seed": seed}))
+
+    while not done():
+        case = gen.case()
+        if want_eq:
+            res = O.equivalence(isa, case, cfg.depth)
+            counts.pairs += 1
+            counts.steps += res.steps
+            counts.out_of_domain += res.out_of_domain
+            r = res.direct_ratio
+            counts.ratio_sum += r
+            counts.ratio_hist[min(Histogram.BINS - 1, int(r * Histogram.BINS))] += 1
+            if res.failure is not None and O.EQUIVALENCE in props:
+                found(O.EQUIVALENCE, case, res.failure)
+            elif res.failure is None and O.EFFICIENCY in props and settings.innocuous:
+                eff = O.efficiency(isa, case, res, settings.innocuous, cfg.depth)
+                if eff.failure is not None:
+                    found(O.EFFICIENCY, case, eff.failure)
+        if n % SIDE_EVERY == 0:
+            if O.ISOLATION in props:
+                c = gen.isolation_case()
+                counts.isolation += 1
+                f = check(O.ISOLATION, isa, c, settings)
+                if f is not None:
+                    found(O.ISOLATION, c, f)
+            if O.ENCAPSULATION in props:
+                c = gen.encapsulation_case()
+                counts.encapsulation += 1
+                f = check(O.ENCAPSULATION, isa, c, settings)
+                if f is not None:
+                    found(O.ENCAPSULATION, c, f)
+        if n % PROBE_EVERY == 0:
+            cov.probe(case)
+        if cfg.steer and n % STEER_EVERY == STEER_EVERY - 1:
+            gen.steer(cov.weights())
+        n += 1
+        counts.programs += 1
+        now = time.monotonic()
+        if now - last >= REPORT_EVERY:
+            last = now
+            send(("progress", index, counts.take(), _delta(cov.hits, reported_hits)))
+    send(("progress", index, counts.take(), _delta(cov.hits, reported_hits)))
+    send(("done", index, n))
+
+
+def _delta(hits: dict, reported: dict) -> list:
+    out = {k: v - reported.get(k, 0) for k, v in hits.items() if v != reported.get(k, 0)}
+    reported.update(hits)
+    return Coverage.keys_to_json(out)
+
+
+def _worker_entry(cfg: CampaignConfig, index: int, generation: int, quota: Optional[int], deadline: Optional[float],
+                  q: Any, stop: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us cleanly
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        run_worker(cfg, index, generation, quota, deadline, q.put, stop.is_set)
+    except BaseException as exc:  # report, then die: the parent replaces us
+        q.put(("error", index, f"{type(exc).__name__}: {exc}"))
+        raise
+
+
+# --- the parent ---------------------------------------------------------------------
+class Campaign:
+    """Runs one campaign; ``progress(report)`` is called about twice a second."""
+
+    def __init__(self, cfg: CampaignConfig, progress: Optional[Callable[[FuzzReport], None]] = None):
+        self.cfg = cfg
+        self.progress = progress or (lambda r: None)
+        self.report = FuzzReport.start(cfg)
+        self.coverage = Coverage(cfg.isa)
+        self._stop_requested = False
+        self._t0 = time.monotonic()
+
+    # signals ---------------------------------------------------------------------------
+    def request_stop(self, *_: Any) -> None:
+        """Ctrl-C / SIGTERM: stop the workers, keep what they found."""
+        self._stop_requested = True
+        self.report.interrupted = True
+
+    def run(self) -> FuzzReport:
+        cfg = self.cfg
+        old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        for s in old:
+            signal.signal(s, self.request_stop)
+        t0 = self._t0 = time.monotonic()
+        try:
+            self._replay_corpus()
+            if not self._stop_requested:
+                self._run_workers(t0)
+        finally:
+            for s, h in old.items():
+                signal.signal(s, h)
+            self.report.seconds = time.monotonic() - t0
+            self.report.coverage = self.coverage.table()
+            self.report.finish(cfg.reference)
+        return self.report
+
+    def _replay_corpus(self) -> None:
+        cfg = self.cfg
+        if cfg.corpus is None:
+            return
+        try:
+            found = C.entries(cfg.corpus, cfg.isa.name)
+        except C.CorpusError as exc:
+            self.report.errors.append(str(exc))
+            return
+        for path, e in found:
+            if e.vmm != cfg.vmm or e.property not in cfg.properties:
+                continue
+            self.report.corpus_replayed += 1
+            f = check(e.property, cfg.isa, e.case, cfg.settings)
+            if f is not None:
+                self.report.add_failure(FailureRecord.of(cfg.isa, e.property, e.case, f, str(path), from_corpus=True))
+
+    def _run_workers(self, t0: float) -> None:
+        cfg = self.cfg
+        ctx = mp.get_context("fork")
+        q = ctx.Queue()
+        stop = ctx.Event()
+        deadline = t0 + cfg.seconds if cfg.seconds is not None else None
+        quotas = _quotas(cfg.examples, cfg.workers)
+        progress_of = [0] * cfg.workers
+        generation = [0] * cfg.workers
+        finished = [False] * cfg.workers
+        procs: list[Any] = [None] * cfg.workers
+
+        def start(k: int) -> None:
+            quota = None if quotas is None else quotas[k] - progress_of[k]
+            p = ctx.Process(target=_worker_entry, args=(cfg, k, generation[k], quota, deadline, q, stop),
+                            name=f"virtcheck-fuzz-{k}", daemon=True)
+            p.start()
+            procs[k] = p
+
+        for k in range(cfg.workers):
+            start(k)
+        self.report.workers = cfg.workers
+        last_progress = 0.0
+        stopping_since: Optional[float] = None
+        while not all(finished):
+            if self._stop_requested and not stop.is_set():
+                stop.set()
+                stopping_since = time.monotonic()
+            try:
+                msg = q.get(timeout=0.1)
+            except queue_mod.Empty:
+                msg = None
+            if msg is not None:
+                self._handle(msg, progress_of, finished)
+                continue  # drain the queue before looking at the processes
+            for k, p in enumerate(procs):
+                if finished[k] or p.is_alive():
+                    continue
+                code = p.exitcode
+                self.report.worker_deaths.append({"worker": k, "generation": generation[k], "exitcode": code,
+                                                  "after_programs": progress_of[k]})
+                more = (quotas is None or progress_of[k] < quotas[k]) and not stop.is_set() and \
+                    (deadline is None or time.monotonic() < deadline)
+                if more:
+                    generation[k] += 1
+                    start(k)
+                else:
+                    finished[k] = True
+            now = time.monotonic()
+            if stopping_since is not None and now - stopping_since > 10:
+                for k, p in enumerate(procs):  # a worker that ignores the stop for 10 s is ended
+                    if not finished[k] and p.is_alive():
+                        p.terminate()
+                        finished[k] = True
+            if now - last_progress >= 0.5:
+                last_progress = now
+                self.report.seconds = now - t0
+                self.progress(self.report)
+        for p in procs:
+            p.join(timeout=1)
+
+    def _handle(self, msg: tuple, progress_of: list[int], finished: list[bool]) -> None:
+        kind, k = msg[0], msg[1]
+        cfg = self.cfg
+        if kind == "progress":
+            counts, hits = msg[2], msg[3]
+            self.report.add_counts(counts)
+            progress_of[k] += counts["programs"]
+            self.coverage.merge(Coverage.keys_from_json(hits))
+        elif kind == "failure":
+            d = msg[2]
+            from virtcheck.fuzz.case import Case
+
+            case = Case.from_json(d["case"])
+            failure = O.Failure.from_json(d["failure"])
+            rec = FailureRecord.of(cfg.isa, d["property"], case, failure, None,
+                                   original_length=d["original_length"], seed=d["seed"])
+            rec.found_at_seconds = round(time.monotonic() - self._t0, 3)
+            if self.report.add_failure(rec) and cfg.corpus is not None:
+                entry = C.Entry(cfg.isa.name, cfg.isa_ref, C.fingerprint(cfg.isa), cfg.vmm, cfg.depth,
+                                d["property"], cfg.seed, case, failure, C.versions())
+                rec.replay_file = str(C.save(cfg.corpus, entry, cfg.isa))
+        elif kind == "error":
+            self.report.errors.append(f"worker {k}: {msg[2]}")
+        elif kind == "done":
+            finished[k] = True
+
+
+def _quotas(examples: Optional[int], workers: int) -> Optional[list[int]]:
+    if examples is None:
+        return None
+    return [examples // workers + (1 if k < examples % workers else 0) for k in range(workers)]
+
+
+def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[FuzzReport], None]] = None) -> FuzzReport:
+    """Run a campaign and return its report (also when interrupted)."""
+    return Campaign(cfg, progress).run()

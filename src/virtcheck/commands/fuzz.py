@@ -1,0 +1,145 @@
+"""``virtcheck fuzz``: a time-boxed differential fuzzing campaign against a monitor.
+
+The seed is printed first (stderr) and recorded in every report. Exit codes: 0 nothing
+failed, 1 a property failed, 2 bad input (one line naming the option or file).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+MONITORS = ["trap-emulate"]
+
+
+def _fail(msg: str) -> None:
+    click.echo(f"error: {msg}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def parse_budget(text: str) -> float:
+    """``60s``, ``2m``, ``500ms``, ``1h`` or a plain number of seconds."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*", text)
+    if not m:
+        raise ValueError(f"--budget {text!r}: expected a duration such as 60s, 2m or 500ms")
+    value = float(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}[m.group(2)]
+    if value <= 0:
+        raise ValueError(f"--budget {text!r}: must be positive")
+    return value
+
+
+def _progress_printer(tty: bool) -> tuple[Any, Any]:
+    """(callback, close): a rich live line on a terminal, plain lines every 5 s otherwise."""
+    if tty:
+        from rich.console import Console
+        from rich.live import Live
+
+        live = Live(console=Console(stderr=True), auto_refresh=False, transient=True)
+        live.start()
+
+        def show(r: Any) -> None:
+            live.update(f"[bold]fuzz[/] {r.isa} seed {r.seed}: {r.seconds:5.1f}s  {r.programs} programs  "
+                        f"{r.pairs_per_second:.0f} pairs/s  failures {len(r.failures)}")
+            live.refresh()
+
+        return show, live.stop
+    state = {"last": 0.0}
+
+    def line(r: Any) -> None:
+        now = time.monotonic()
+        if now - state["last"] >= 5.0:
+            state["last"] = now
+            click.echo(f"fuzz: {r.seconds:.1f}s programs={r.programs} pairs/s={r.pairs_per_second:.0f} "
+                       f"failures={len(r.failures)}", err=True)
+
+    return line, lambda: None
+
+
+@click.command("fuzz")
+@click.argument("isa_name", metavar="ISA")
+@click.option("--vmm", type=click.Choice(MONITORS), default="trap-emulate", show_default=True, help="Monitor under test.")
+@click.option("--property", "props", default=",".join(["equivalence", "isolation", "efficiency", "encapsulation"]),
+              show_default=True, help="Comma-separated properties to check.")
+@click.option("--budget", default=None, help="Wall-clock budget (60s, 2m, 500ms). Default 60s unless --examples.")
+@click.option("--examples", type=click.IntRange(1), default=None, help="Run exactly N programs instead of a time budget.")
+@click.option("--seed", type=click.IntRange(0), default=None, help="Campaign seed (default: random, printed first).")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
+@click.option("--corpus", type=click.Path(file_okay=False), default=None,
+              help="Failure corpus: replayed first, every new failure saved here.")
+@click.option("--format", "fmt", default="text", show_default=True,
+              help="Report format(s) on stdout, comma-separated: text, md, json, junit.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Also write every format to this folder.")
+@click.option("--length", type=click.IntRange(1, 4096), default=32, show_default=True, help="Instructions per program.")
+@click.option("--depth", type=click.IntRange(1, 4), default=1, show_default=True, help="Stacked monitors.")
+@click.option("--hardware", type=click.Choice(["step", "hypervisor"]), default="step", show_default=True,
+              help="The real machine: per-instruction steps, or the hypervisor's Machine.")
+@click.option("--no-z3", is_flag=True, help="Skip the Z3 classification (no comparison, no efficiency flags).")
+def command(isa_name: str, vmm: str, props: str, budget: Optional[str], examples: Optional[int], seed: Optional[int],
+            workers: int, corpus: Optional[str], fmt: str, out: Optional[str], length: int, depth: int,
+            hardware: str, no_z3: bool) -> None:
+    """Fuzz ISA's monitor: random programs bare vs monitored, isolation, efficiency, snapshots."""
+    from virtcheck.fuzz import oracles as O, runner
+    from virtcheck.fuzz.campaign import CampaignConfig, run_campaign
+    from virtcheck.fuzz.reference import Reference
+    from virtcheck.isa.errors import IsaError
+    from virtcheck.isa.loader import load
+    from virtcheck.reports.fuzz_render import FILE_NAMES, FORMATS, render_fuzz
+
+    properties = tuple(p.strip() for p in props.split(",") if p.strip())
+    bad = [p for p in properties if p not in O.PROPERTIES]
+    if bad or not properties:
+        _fail(f"--property: unknown {', '.join(bad) or '(none given)'} (known: {', '.join(O.PROPERTIES)})")
+    formats = [f.strip() for f in fmt.split(",") if f.strip()]
+    badf = [f for f in formats if f not in FORMATS]
+    if badf or not formats:
+        _fail(f"--format: unknown {', '.join(badf) or '(none given)'} (known: {', '.join(FORMATS)})")
+    if budget is not None and examples is not None:
+        _fail("--budget and --examples exclude each other")
+    try:
+        seconds = parse_budget(budget) if budget is not None else (None if examples is not None else 60.0)
+    except ValueError as exc:
+        _fail(str(exc))
+    try:
+        isas = load(isa_name)
+    except IsaError as exc:
+        _fail(str(exc))
+    if len(isas) != 1:
+        _fail(f"{isa_name}: defines {len(isas)} ISAs; fuzz needs exactly one")
+    isa = isas[0].finalize()
+    if isa.partition_fn is None:
+        _fail(f"{isa_name}: ISA '{isa.name}' declares no partition composition (Isa.partition); "
+              "a trap-and-emulate monitor cannot run it")
+    if seed is None:
+        seed = secrets.randbits(32)
+    click.echo(f"virtcheck fuzz: seed {seed} ({workers} worker(s); rerun with --seed {seed} --workers {workers})", err=True)
+    reference = None
+    if not no_z3:
+        from virtcheck.checks.classify import classify_isa
+
+        reference = Reference.from_isa_result(classify_isa(isa))
+    runner.default_hardware = hardware
+    cfg = CampaignConfig(isa, isa_name, seed, vmm, properties, seconds, examples, workers,
+                         Path(corpus) if corpus else None, length, depth, reference)
+    show, close = _progress_printer(sys.stderr.isatty())
+    try:
+        report = run_campaign(cfg, show)
+    finally:
+        close()
+    for f in formats:
+        click.echo(render_fuzz(report, f), nl=False)
+    if out:
+        d = Path(out)
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            for f in FORMATS:
+                (d / FILE_NAMES[f]).write_text(render_fuzz(report, f))
+        except OSError as exc:
+            _fail(f"--out {out}: {exc.strerror}")
+    sys.exit(report.exit_code)
