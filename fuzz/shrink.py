@@ -63,6 +63,7 @@ def shrink(isa: Isa, case: Case, failure: Failure, check: Check, *, max_runs: in
             changed |= _memory(isa, lambda: best, attempt)
             changed |= _absorb(isa, lambda: best, attempt)
             changed |= _drop(best, attempt, lambda c: c.program, lambda c, p: setattr(c, "program", p))
+            changed |= _drop_before_entry(isa, best, attempt)
             changed |= _simplify_words(isa, lambda: best, attempt)
             changed |= _fields(isa, lambda: best, attempt)
             for k in range(len(best.others)):
@@ -131,6 +132,24 @@ def _drop(c: Case, attempt: Callable[[Case], bool], get: Callable, put: Callable
                 i += n
         n //= 2
     return changed
+
+
+def _drop_before_entry(isa: Isa, c: Case, attempt: Callable[[Case], bool]) -> bool:
+    """Keep only a suffix of the program, with the pc where it was or moved back by the
+    dropped words. Halving deletions (``_drop``) never remove a whole prefix at once, and
+    a prefix can matter only as padding: once the budget is cut to the failure, shifting
+    the code by one word at a time loses it."""
+    pc = isa.pc_name
+    units = isa.units_per_word
+    start = c.state.fields[pc]  # type: ignore[index]
+    for k in range(len(c.program) - 1, 0, -1):
+        for new_pc in ([start, start - k * units] if start >= k * units else [start]):
+            trial = c.copy()
+            trial.program = c.program[k:]
+            trial.state.fields[pc] = new_pc  # type: ignore[index]
+            if attempt(trial):
+                return True
+    return False
 
 
 def _simplify_words(isa: Isa, best: Callable[[], Case], attempt: Callable[[Case], bool]) -> bool:
