@@ -227,6 +227,8 @@ class Isa:
         self.where = _caller(2)
         self._final = False
         self.derived_from: Optional[str] = None
+        #: how a reference executor realises this ISA (see :meth:`reference`)
+        self.references: dict[str, dict] = {}
 
     # --- state -------------------------------------------------------------------
     def _check_new(self, name: str, what: str) -> None:
@@ -372,6 +374,17 @@ class Isa:
         self.timer_enabled_fn = enabled
         self.timer_period = period
 
+    # --- reference machines -------------------------------------------------------
+    def reference(self, name: str, spec: dict) -> None:
+        """Declare how the reference executor ``name`` (``unicorn``, ``kvm``, ``native``)
+        realises this ISA: architecture constants, register ids, how a model state is set
+        up on it and read back, and its known limits, as data. ``virtcheck crossval`` and
+        :mod:`virtcheck.hypervisor.reference` read it; nothing there names an ISA."""
+        if not isinstance(spec, dict):
+            raise IsaError(f"reference '{name}': the spec must be a dict, not {type(spec).__name__}",
+                           where=_caller())
+        self.references[name] = dict(spec)
+
     # --- instructions ------------------------------------------------------------
     def instruction(self, syntax: str, doc: str = "", *, encoding: Optional[str] = None, **operands: dict) -> Callable:
         """Decorator declaring one instruction form; the function's name identifies it.
@@ -457,6 +470,7 @@ class Isa:
                      "timer_cause", "timer_enabled_fn", "timer_period"):
             setattr(new, attr, getattr(self, attr))
         new.reset_fields = dict(self.reset_fields)
+        new.references = {k: dict(v) for k, v in self.references.items()}
         new.derived_from = self.name
         return new
 

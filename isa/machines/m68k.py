@@ -719,3 +719,142 @@ for _rc, _code, _read, _write in CONTROL:
 
 
 MACHINES = [m68000, m68010]
+
+
+# --- reference machines (crossval) -----------------------------------------------------------
+# How `virtcheck crossval` realises a model state on Unicorn's M68000 (QEMU's m68k, CPU model
+# M68000), and what it is known to do differently. Nothing below changes the model.
+#
+# The model's 64 KiB ``mem`` is mapped at address 0 and the instruction's bytes are placed in
+# it at PC (the model holds the program in the same memory). SR is written first, so that
+# A7 names the stack pointer of the state's mode; the inactive one goes to Unicorn's USP
+# (S = 1) or ISP, the MC68000's SSP (S = 0). Exceptions stop at Unicorn's interrupt hook
+# with the vector number, which is the model's cause code (TRAP #n: 32 + n).
+
+_M68K_MEM = 1 << ADDR
+
+
+def _m68k_fit(isa, state, ins, ops, rng):
+    """A drawn example made realisable: address registers, the inactive stack pointer and
+    the PC even and inside the 64 KiB memory (the model truncates addresses to 16 bits and
+    takes no address errors; a real bus does neither), T = 0 (tracing is not modelled), and
+    the instruction's bytes in memory at PC."""
+    from virtcheck.isa.asm import encode_units
+
+    f = dict(state.fields)
+    for k in range(8):
+        f[f"a{k}"] = (8 + f[f"a{k}"] % (_M68K_MEM - 24)) & ~1
+    f["OSP"] = (8 + f["OSP"] % (_M68K_MEM - 24)) & ~1
+    f["T"] = 0
+    code = encode_units(isa, ins, [ops[o.name] for o in ins.operands])
+    f["PC"] = (0x400 + f["PC"] % (_M68K_MEM - 0x400 - len(code) - 2)) & ~1
+    mem = state.memories["mem"].to_list(_M68K_MEM)
+    # the code, then BRA.S to itself (ends the translation block): QEMU's m68k translator
+    # decodes past the instruction, and some words there (F-line) crash Unicorn 2.1.4
+    # outright; hypervisor/reference/isolate.py contains the crashes that remain
+    mem[f["PC"]:f["PC"] + len(code) + 2] = code + [0x60, 0xFE]
+    out = state.copy()
+    out.fields = f
+    out.memories["mem"] = type(state.memories["mem"]).from_list(mem)
+    return out, ops
+
+
+def _m68k_setup(state, code):
+    f = state.fields
+    sr = (f["T"] << 15) | (f["S"] << 13) | (f["I"] << 8) | (f["X"] << 4) | (f["N"] << 3) | (f["Z"] << 2) \
+        | (f["V"] << 1) | f["C"]
+    regs = [("SR", sr), ("A7", f["a7"]), ("CR_USP" if f["S"] else "CR_ISP", f["OSP"])]
+    regs += [(f"D{k}", f[f"d{k}"]) for k in range(8)] + [(f"A{k}", f[f"a{k}"]) for k in range(7)]
+    regs += [(f"CR_{c}", f[c]) for c in ("SFC", "DFC") if c in f]  # VBR: a no-op in Unicorn 2.1.4
+    regs += [("PC", f["PC"])]
+    return {"memory": {"mem": 0}, "code": (f["PC"], bytes(code)), "registers": regs,
+            "probe": (_PROBE, [0x40, 0xC0], 1)}
+
+
+#: Unicorn 2.1.4 reads SR back without folding in QEMU's lazily computed condition codes
+#: (uc_reg_read gives the CCR as last written), so the guest reads them: after the
+#: instruction, MOVE SR,D0 runs at _PROBE (outside the model's memory) and D0 is read.
+_PROBE = 0x10000
+
+
+def _m68k_read(get, probe):
+    f = {f"d{k}": get(f"D{k}") for k in range(8)}
+    f.update({f"a{k}": get(f"A{k}") for k in range(8)})
+    f["PC"] = get("PC") & (_M68K_MEM - 1)  # the model keeps 16 bits of the 24-bit address
+    sr = probe("D0")
+    for name, bit in (("X", 4), ("N", 3), ("Z", 2), ("V", 1), ("C", 0)):
+        f[name] = (sr >> bit) & 1
+    return f
+
+
+def _m68k_vector(cause, info):
+    return 32 + (info & 0xF) if cause.name == "trap" else cause.code
+
+
+def _bcc_ff(state, ops):
+    return ops.get("disp") == 0xFF
+
+
+def _sr_sets_m(state, ops):
+    """The SR value written has bit 12 (the MC68020's M, master state) set."""
+    f = state.fields
+    value = f[f"d{ops['dn']}"] if "dn" in ops else ops.get("imm", 0)
+    return bool(value & 0x1000)
+
+
+def _divu_overflows(state, ops):
+    f = state.fields
+    divisor = f[f"d{ops['dm']}"] & 0xFFFF
+    return divisor != 0 and f[f"d{ops['dn']}"] // divisor > 0xFFFF
+
+
+_M68K_LIMITS = [
+    {"id": "unicorn-vbr-setup", "source": "reference", "mnemonics": ["MOVEC_VBR_d"],
+     "differs": [f"d{k}" for k in range(8)],
+     "doc": "Unicorn 2.1.4 ignores uc_reg_write of VBR, so MOVEC VBR,Dn reads what the last MOVEC Dn,VBR "
+            "left, not the state's VBR (the m68010 model runs on Unicorn's MC68020, its nearest CPU model)"},
+    {"id": "divu-overflow-flags", "source": "manual", "mnemonics": ["DIVU"], "differs": ["N", "Z"],
+     "when": _divu_overflows,
+     "doc": "DIVU overflow: N and Z are undefined (PRM §4 DIVU); the model leaves them unchanged"},
+    {"id": "unicorn-rte", "source": "reference", "mnemonics": ["RTE"], "modes": ["supervisor"],
+     "differs": ["outcome", "*"],
+     "doc": "Unicorn runs RTE as QEMU's internal exception 256 (EXCP_RTE), which it hands to the interrupt hook "
+            "and never performs; the return itself cannot be observed"},
+    {"id": "unicorn-sr-m-bit", "source": "reference", "mnemonics": ["MOVE_to_SR", "MOVE_to_SR_imm", "ORI_SR",
+                                                                     "EORI_SR"],
+     "modes": ["supervisor"], "differs": ["a7"], "when": _sr_sets_m,
+     "doc": "QEMU's M68000 model keeps SR bit 12 (the MC68020's M bit; reads as 0 on an MC68000) and switches "
+            "A7 to the master stack pointer"},
+    {"id": "unicorn-jsr-a7", "source": "reference", "mnemonics": ["JSR"], "differs": ["PC"],
+     "when": lambda state, ops: ops.get("an") == 7,
+     "doc": "JSR (A7): QEMU jumps to A7 after the push (A7 - 4); the MC68000 computes the effective address "
+            "first (PRM §4 JSR)"},
+    {"id": "unicorn-trapv-rtr-illegal", "source": "reference", "mnemonics": ["TRAPV", "RTR"],
+     "differs": ["outcome", "*"],
+     "doc": "Unicorn's (QEMU's) M68000 and M68020 CPU models decode TRAPV and RTR as illegal instructions (vector 4); "
+            "both exist on the MC68000 (PRM §4)"},
+    {"id": "unicorn-bcc-ff", "source": "reference",
+     "mnemonics": [f"B{c}S" for c in ("RA", "SR", "HI", "LS", "CC", "CS", "NE", "EQ", "VC", "VS", "PL", "MI",
+                                      "GE", "LT", "GT", "LE")],
+     "differs": ["outcome", "*"], "when": _bcc_ff,
+     "doc": "an 8-bit branch displacement of $FF is -1 on the MC68000; QEMU's M68000 model reads it as the "
+            "MC68020's 'a 32-bit displacement follows' (docs/m68k.md)"},
+    {"id": "unicorn-move-from-sr", "source": "reference", "mnemonics": ["MOVE_from_SR"], "modes": ["user"],
+     "differs": ["outcome", "*"],
+     "doc": "Unicorn's m68k models run MOVE from SR unprivileged even for 68010+ CPU models (on the MC68000 "
+            "itself that is right; the MC68010 model traps)"},
+]
+
+for _isa, _cpu in ((m68000, "UC_CPU_M68K_M68000"), (m68010, "UC_CPU_M68K_M68020")):  # Unicorn has no 68010
+    _isa.reference("unicorn", {
+        "constants": "unicorn.m68k_const", "arch": "UC_ARCH_M68K", "mode": "UC_MODE_BIG_ENDIAN",
+        "registers": "UC_M68K_REG_",
+        "cpu_model": _cpu, "modes": ["supervisor", "user"],
+        # one Uc for every run (memory and every register rewritten, translations flushed):
+        # creating and freeing many M68000-model Uc objects crashes Unicorn 2.1.4
+        "reuse": True,
+        "pc_register": "PC", "probe_first": [f"D{k}" for k in range(8)] + [f"A{k}" for k in range(8)] + ["PC"],
+        "fit": _m68k_fit, "setup": _m68k_setup, "read": _m68k_read, "vector": _m68k_vector,
+        "halted": lambda fields, code, pc: list(code[:2]) == [0x4E, 0x72],  # STOP: Unicorn steps past it
+        "limits": _M68K_LIMITS,
+    })

@@ -999,3 +999,407 @@ x86_vmx = build("x86-vmx", doc="IA-32 with VT-x: the guest runs at its own CPL i
                 "VM exits are privilege traps to the root.", source=SOURCE + "; SDM Vol. 3C ch. 23-27", vmx=True)
 
 MACHINES = [x86, x86_ring1, x86_umip, x86_vmx]
+
+
+# --- reference machines (crossval) -----------------------------------------------------------
+# How `virtcheck crossval` realises a model state on a real executor, and what each one is
+# known to do differently. Nothing below changes the model; hypervisor/reference reads it.
+#
+# The realisation: the model's 4 KiB ``mem`` is mapped at physical 0; the instruction's bytes
+# sit at CODE, outside it, in a harness area that also holds a TSS, an IDT whose gates point
+# at one HLT per vector (KVM delivers faults through it), a ring-0 stack and the boot frame.
+# Paging is off (CR0.PG = 0), so linear = physical as in the model. The GDT is the model's
+# own, in ``mem`` at GDTR.base: the harness writes four flat descriptors into entries 1-4
+# (ring-0 code 08H, data 10H; ring-3 code 1BH, data 23H), and CS, SS and DS use them, with
+# the model's caches set to what those descriptors load.
+
+_HARNESS = 0x100000  #: harness area (outside the model's memory)
+_CODE = _HARNESS  #: where the instruction is placed
+_TSS = _HARNESS + 0x1000  #: a 32-bit TSS: SS0:ESP0 for faults from ring 3
+_IDT = _HARNESS + 0x2000  #: 256 interrupt gates, gate n -> _HANDLERS + 4n
+_HANDLERS = _HARNESS + 0x3000  #: one HLT per vector, 4 bytes apart
+_STACK0 = _HARNESS + 0x5000  #: ring-0 stack top (KVM's fault frames from ring 3)
+_BOOT = _HARNESS + 0x6000  #: the IRET that enters ring 3 (Unicorn)
+_FRAME = _HARNESS + 0x7000  #: its frame
+_HARNESS_SIZE = 0x8000
+_DESC = {1: 0x00CF9B000000FFFF, 2: 0x00CF93000000FFFF, 3: 0x00CFFB000000FFFF, 4: 0x00CFF3000000FFFF}
+_SEL = {0: (0x08, 0x10), 3: (0x1B, 0x23)}  #: CPL -> (CS, SS/DS) selectors
+_ATTR = {0x08: 0xCF9B, 0x10: 0xCF93, 0x1B: 0xCFFB, 0x23: 0xCFF3}
+_MEM_SIZE = 1 << MEM
+_REGS32 = ("EAX", "ECX", "EDX", "EBX", "ESP", "EBP", "ESI", "EDI")
+
+
+def _eflags_of(f):
+    v = 0x2 | (f["IOPL"] << 12)
+    for name, bit in FLAG_BITS.items():
+        v |= f[name] << bit
+    return v
+
+
+def _composite(f, parts):
+    return sum(f[name] << bit for name, bit in parts.items() if name in f)
+
+
+def _fit(isa, state, ins, ops, rng, *, pin_idt):
+    """A drawn example made realisable: CPL 0 or 3 (the drawn mode), flat segments through
+    the harness descriptors, paging off, CR0.ET = 1 (hard-wired since the i486), no trace
+    or alignment checks (not modelled), the stack, GDT, LDT and absolute operands inside the
+    4 KiB memory (the model wraps addresses at 12 bits, a real machine does not)."""
+    f = dict(state.fields)
+    mem = state.memories["mem"].to_list(_MEM_SIZE)
+    cpl = f["cpl"]
+    cs, ds = _SEL[cpl]
+    f["cs_idx"], f["ss_idx"] = cs >> 2, ds >> 2
+    f["ds"] = ds
+    for s in ("es", "fs", "gs"):
+        f[s] = ds if f[s] & 1 else 0
+    for s in SEGS:
+        sel = (f["cs_idx"] << 2) | cpl if s == "cs" else (f["ss_idx"] << 2) | cpl if s == "ss" else f[s]
+        null = sel & 0xFFFC == 0
+        f[f"{s}_base"], f[f"{s}_limit"], f[f"{s}_attr"] = (0, 0, 0) if null else (0, 0xFFFFFFFF, _ATTR[sel])
+    base = rng.randrange(0, _MEM_SIZE - 0x100) & ~7 if rng.random() < 0.5 else f["gdtr_base"] % (_MEM_SIZE - 0x100)
+    f["gdtr_base"] = base
+    room = _MEM_SIZE - base - 1
+    f["gdtr_limit"] = 0x27 + f["gdtr_limit"] % (room - 0x27 + 1)
+    for k, d in _DESC.items():
+        mem[base + 8 * k: base + 8 * k + 8] = list(d.to_bytes(8, "little"))
+    if f["ldtr"] & 0xFFFC == 0:  # a null LDTR has an empty cache, as LLDT leaves it
+        f["ldtr_base"] = f["ldtr_limit"] = 0
+    else:
+        f["ldtr_base"] = f["ldtr_base"] % (_MEM_SIZE - 8)
+        f["ldtr_limit"] = f["ldtr_limit"] % (_MEM_SIZE - f["ldtr_base"])
+    f["tr_base"], f["tr_limit"] = _TSS, 0x67
+    if pin_idt:
+        f["idtr_base"], f["idtr_limit"] = _IDT, 0x7FF
+    f["cr0_pe"], f["cr0_pg"], f["cr0_am"], f["cr0_et"] = 1, 0, 0, 1
+    if f["cr0_nw"] and not f["cr0_cd"]:
+        f["cr0_nw"] = 0
+    f["TF"] = 0
+    f["eip"] = _CODE
+    f["r4"] = 0x40 + f["r4"] % (_MEM_SIZE - 0x80)
+    ops = dict(ops)
+    if "disp" in ops:
+        ops["disp"] = ops["disp"] % (_MEM_SIZE - 8)
+    out = state.copy()
+    out.fields = f
+    out.memories["mem"] = type(state.memories["mem"]).from_list(mem)
+    return out, ops
+
+
+def _harness_regions():
+    """TSS, IDT and handlers, as (address, bytes)."""
+    tss = bytearray(0x68)
+    tss[4:8] = _STACK0.to_bytes(4, "little")
+    tss[8:10] = (0x10).to_bytes(2, "little")
+    tss[0x66:0x68] = (0x68).to_bytes(2, "little")  # I/O map base past the limit: no bitmap, as modelled
+    idt = bytearray()
+    for n in range(256):
+        off = _HANDLERS + 4 * n
+        idt += bytes([off & 0xFF, (off >> 8) & 0xFF, 0x08, 0x00, 0x00, 0x8E, (off >> 16) & 0xFF, off >> 24])
+    return [(_TSS, bytes(tss)), (_IDT, bytes(idt)), (_HANDLERS, bytes([0xF4, 0x90, 0x90, 0x90]) * 256)]
+
+
+def _msrs(f):
+    return [(MSR_SYSENTER_CS, f["sysenter_cs"]), (MSR_SYSENTER_ESP, f["sysenter_esp"]),
+            (MSR_SYSENTER_EIP, f["sysenter_eip"])]
+
+
+def _unicorn_setup(state, code):
+    """Registers as Unicorn's x86 names (UC_X86_REG_<name>), then an IRET into ring 3 when
+    the state's CPL is 3: writing CS does not change Unicorn's CPL."""
+    f = state.fields
+    cpl = f["cpl"]
+    cs, ss = (f["cs_idx"] << 2) | cpl, (f["ss_idx"] << 2) | cpl
+    cr0 = _composite(f, {f"cr0_{b}": k for b, k in CR0_BITS.items()})
+    cr4 = _composite(f, {"cr4_tsd": 2, "cr4_pce": 8, "cr4_umip": 11})
+    regs = [("GDTR", (0, f["gdtr_base"], f["gdtr_limit"], 0)), ("IDTR", (0, f["idtr_base"], f["idtr_limit"], 0)),
+            ("LDTR", (f["ldtr"], f["ldtr_base"], f["ldtr_limit"], 0x82)),
+            ("TR", (f["tr"], f["tr_base"], f["tr_limit"], 0x8B)),
+            ("CR0", cr0), ("CR3", f["cr3"]), ("CR4", cr4),
+            ("SS", 0x10), ("DS", 0x10), ("ES", 0x10), ("FS", 0x10), ("GS", 0x10), ("CS", 0x08)]
+    eflags = _eflags_of(f)
+    user = [(r, f[f"r{k}"]) for k, r in enumerate(_REGS32) if r != "ESP"]
+    frame = b""
+    if cpl == 0:
+        regs += [("SS", ss), ("DS", f["ds"]), ("ES", f["es"]), ("FS", f["fs"]), ("GS", f["gs"]),
+                 ("ESP", f["r4"]), ("EFLAGS", eflags)] + user
+        boot = None
+    else:
+        frame = b"".join(v.to_bytes(4, "little") for v in (_CODE, cs, eflags, f["r4"], ss))
+        regs += [("DS", f["ds"]), ("ES", f["es"]), ("FS", f["fs"]), ("GS", f["gs"]), ("ESP", _FRAME)] + user
+        boot = (_BOOT, 1)
+    return {
+        "memory": {"mem": 0}, "ports": "io",
+        "regions": [(_HARNESS, _HARNESS_SIZE)] + _harness_regions() + [(_BOOT, b"\xcf"), (_FRAME, frame)],
+        "code": (_CODE, bytes(code)),
+        "registers": regs, "msrs": _msrs(f), "boot": boot,
+    }
+
+
+def _read_user(get):
+    """The model's user fields from register values (``get(name)``)."""
+    f = {f"r{k}": get(r) for k, r in enumerate(_REGS32)}
+    f["eip"] = get("EIP")
+    fl = get("EFLAGS")
+    for name, bit in FLAG_BITS.items():
+        if name not in ("IF",):
+            f[name] = (fl >> bit) & 1
+    f["cs_idx"], f["ss_idx"] = get("CS") >> 2, get("SS") >> 2
+    for s in ("es", "ds", "fs", "gs"):
+        f[s] = get(s.upper())
+    return f
+
+
+def _kvm_segment(sel, attr, base, limit):
+    """A KVM segment register from a selector and its model cache (attr = descriptor 55:40)."""
+    return {"selector": sel, "base": base, "limit": limit, "type": attr & 0xF, "s": (attr >> 4) & 1,
+            "dpl": (attr >> 5) & 3, "present": (attr >> 7) & 1, "avl": (attr >> 12) & 1, "l": 0,
+            "db": (attr >> 14) & 1, "g": (attr >> 15) & 1, "unusable": int(sel & 0xFFFC == 0)}
+
+
+def _kvm_setup(state, code):
+    """KVM's register interface loads the segment caches directly (KVM_SET_SREGS), so the
+    model's CPL is the CS/SS DPL and no boot code runs. Faults arrive at the harness IDT."""
+    f = state.fields
+    cpl = f["cpl"]
+    sregs = {}
+    for s in SEGS:
+        sel = (f["cs_idx"] << 2) | cpl if s == "cs" else (f["ss_idx"] << 2) | cpl if s == "ss" else f[s]
+        sregs[s] = _kvm_segment(sel, f[f"{s}_attr"], f[f"{s}_base"], f[f"{s}_limit"])
+    sregs["tr"] = {"selector": f["tr"], "base": f["tr_base"], "limit": f["tr_limit"], "type": 11, "s": 0, "dpl": 0,
+                   "present": 1, "avl": 0, "l": 0, "db": 0, "g": 0, "unusable": 0}
+    sregs["ldt"] = {"selector": f["ldtr"], "base": f["ldtr_base"], "limit": f["ldtr_limit"], "type": 2, "s": 0,
+                    "dpl": 0, "present": 1, "avl": 0, "l": 0, "db": 0, "g": 0, "unusable": int(f["ldtr"] & 0xFFFC == 0)}
+    sregs["gdt"] = (f["gdtr_base"], f["gdtr_limit"])
+    sregs["idt"] = (f["idtr_base"], f["idtr_limit"])
+    sregs["cr0"] = _composite(f, {f"cr0_{b}": k for b, k in CR0_BITS.items()})
+    sregs["cr3"] = f["cr3"]
+    sregs["cr4"] = _composite(f, {"cr4_tsd": 2, "cr4_pce": 8, "cr4_umip": 11})
+    sregs["efer"] = 0
+    regs = {n: f[f"r{k}"] for k, n in enumerate(("rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"))}
+    regs["rip"] = _CODE
+    regs["rflags"] = _eflags_of(f)
+    return {
+        "memory": {"mem": 0}, "ports": "io",
+        "regions": [(_HARNESS, _HARNESS_SIZE)] + _harness_regions(),
+        "code": (_CODE, bytes(code)),
+        "regs": regs, "sregs": sregs, "msrs": _msrs(f),
+        "handlers": (_HANDLERS, 4, 256),  # a fault to vector n stops at _HANDLERS + 4n
+    }
+
+
+def _read_kvm(regs, sregs):
+    names = {"EAX": "rax", "ECX": "rcx", "EDX": "rdx", "EBX": "rbx", "ESP": "rsp", "EBP": "rbp", "ESI": "rsi",
+             "EDI": "rdi", "EIP": "rip", "EFLAGS": "rflags"}
+    return _read_user(lambda n: (regs[names[n]] & 0xFFFFFFFF) if n in names else sregs[n.lower()]["selector"])
+
+
+def _descriptor_of(state, sel):
+    """The 8 descriptor bytes ``sel`` names in the state's GDT or LDT, as an int (None when
+    outside the table)."""
+    f = state.fields
+    base, limit = (f["ldtr_base"], f["ldtr_limit"]) if sel & 4 else (f["gdtr_base"], f["gdtr_limit"])
+    off = sel & 0xFFF8
+    if off + 7 > limit or sel & 0xFFFC == 0:
+        return None
+    mem = state.memories["mem"]
+    return sum(mem[(base + off + k) % _MEM_SIZE] << (8 * k) for k in range(8))
+
+
+def _system_target(state, ops):
+    d = _descriptor_of(state, ops["sel"])
+    return d is not None and not (d >> 44) & 1
+
+
+def _iret_to_vm86(state, ops):
+    """The EFLAGS image IRET would pop has VM (bit 17) set."""
+    mem, esp = state.memories["mem"], state.fields["r4"]
+    return bool(mem[(esp + 10) % _MEM_SIZE] & 0x02)
+
+
+def _vector(cause, info):
+    """The exception vector a cause arrives as (its code's low byte; INT n: n)."""
+    return info & 0xFF if cause.name == "int" else cause.code & 0xFF
+
+
+# Known differences, as data. Each names the instructions, the modes and what differs
+# ("outcome", a field, or a memory); a mismatch is explained only when every difference is
+# covered by a limit that applies. ``source`` says whose behaviour departs from the manual
+# or from the other: the reference's, or the model's documented abstraction (docs/x86.md).
+_COMMON_LIMITS = [
+    {"id": "cpuid-identity", "source": "model", "mnemonics": ["CPUID"], "differs": ["r0", "r1", "r2", "r3"],
+     "doc": "CPUID: the model answers a fixed, fictional identification table (leaves 0 and 1); "
+            "a real processor answers its own"},
+    {"id": "tsc-runs", "source": "model", "mnemonics": ["RDTSC", "RDMSR"], "differs": ["r0", "r2"],
+     "doc": "the time-stamp counter advances on a real processor; the model's does not (time is not modelled)"},
+    {"id": "cr0-real-mode", "source": "model", "mnemonics": ["MOV_cr0_r"], "differs": ["outcome", "*"],
+     "doc": "MOV to CR0 clearing PE enters real-address mode, which the model leaves out (its step halts)"},
+    {"id": "msr-set", "source": "model", "mnemonics": ["RDMSR", "WRMSR"], "differs": ["outcome", "r0", "r2"],
+     "doc": "the model knows four MSRs (TSC, SYSENTER_CS/ESP/EIP) and faults on every other number; "
+            "a real processor has many more"},
+    {"id": "af-undefined-logic", "source": "manual", "mnemonics": ["AND_rm_r", "OR_rm_r", "XOR_rm_r"],
+     "differs": ["AF"], "doc": "AF after AND, OR, XOR is undefined (SDM Vol. 2A AND, Vol. 2B OR, XOR: "
+                              "'the state of the AF flag is undefined'); the model keeps it, processors clear it"},
+    {"id": "lar-limit-bits", "source": "manual", "mnemonics": ["LAR"], "bits": 0x000F0000,
+     "differs": ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"],
+     "doc": "LAR r32: bits 19:16 (the limit's upper bits) are undefined in the SDM ('masked by 00FxFF00H'); "
+            "the model clears them, processors return them"},
+    {"id": "cr4-bits", "source": "model", "mnemonics": ["MOV_cr4_r"], "differs": ["outcome"],
+     "doc": "the model's CR4 has only TSD and PCE (and UMIP on x86-umip) and faults on every other bit; "
+            "a real processor implements more (VME, PVI, DE, PSE, PAE, PGE, OSFXSR, ...)"},
+    {"id": "no-gates", "source": "model", "mnemonics": ["JMP_far", "CALL_far"], "differs": ["outcome"],
+     "when": _system_target,
+     "doc": "far JMP/CALL to a system descriptor (call gate, task gate, TSS): the model raises #GP (gates and "
+            "task switches are not modelled), a processor follows the gate or task (or faults differently, "
+            "e.g. #NP for a gate that is not present)"},
+    {"id": "no-v86", "source": "model", "mnemonics": ["IRET"], "modes": ["ring0"], "differs": ["outcome", "*"],
+     "when": _iret_to_vm86,
+     "doc": "IRET at CPL 0 popping EFLAGS.VM = 1 returns to virtual-8086 mode, which the model leaves out"},
+    {"id": "accessed-bit", "source": "model", "differs": ["mem"],
+     "mnemonics": ["MOV_es_r", "MOV_ss_r", "MOV_ds_r", "MOV_fs_r", "MOV_gs_r", "POP_es", "POP_ss", "POP_ds",
+                   "JMP_far", "CALL_far", "RETF", "IRET", "LTR_r", "LLDT_r"],
+     "doc": "loading a segment register sets the descriptor's accessed bit in memory (SDM Vol. 3A §3.4.5.1); "
+            "the model does not write it"},
+]
+
+_UNICORN_LIMITS = _COMMON_LIMITS + [
+    {"id": "unicorn-int-hook", "source": "reference", "mnemonics": ["INT"], "differs": ["outcome"],
+     "doc": "Unicorn hands INT n to its interrupt hook before the IDT gate's limit, DPL and present checks"},
+    {"id": "unicorn-ltr-null", "source": "reference", "mnemonics": ["LTR_r"], "differs": ["outcome"],
+     "when": lambda s, ops: s.fields[f"r{ops['rs']}"] & 0xFFFC == 0,
+     "doc": "Unicorn (QEMU) completes LTR with a null selector, loading an unusable TR; the SDM raises #GP(0)"},
+    {"id": "unicorn-io-privilege", "source": "reference", "mnemonics": ["IN_al_imm", "IN_al_dx", "OUT_imm_al",
+                                                                     "OUT_dx_al"],
+     "modes": ["ring3"], "differs": ["outcome"],
+     "doc": "Unicorn lets IN and OUT complete at CPL 3 with IOPL 0 and no I/O bitmap, where hardware raises "
+            "#GP (seen for IN AL, imm8; Unicorn 2.1.4 skips the check for all four forms)"},
+    {"id": "unicorn-iret-vm86", "source": "reference", "mnemonics": ["IRET"], "modes": ["ring3"],
+     "differs": ["outcome", "*"], "when": _iret_to_vm86,
+     "doc": "Unicorn (QEMU's helper_iret_protected) returns to virtual-8086 mode when the popped EFLAGS has VM = 1 "
+            "at any CPL; the SDM does so only at CPL 0 (elsewhere VM is ignored)"},
+    {"id": "unicorn-smsw-16", "source": "reference", "mnemonics": ["SMSW_r"], "differs": ["*"], "bits": 0xFFFF0000,
+     "doc": "Unicorn's SMSW r32 writes only bits 15:0 of the register (the manual leaves 31:16 undefined)"},
+    {"id": "unicorn-umip", "source": "reference", "mnemonics": ["SGDT_m", "SIDT_m", "SLDT_r", "STR_r", "SMSW_r"],
+     "modes": ["ring3"], "differs": ["outcome", "*"], "doc": "Unicorn does not enforce CR4.UMIP"},
+]
+
+_KVM_LIMITS = _COMMON_LIMITS + [
+    {"id": "harness-idt", "source": "harness", "mnemonics": ["INT"], "differs": ["outcome"],
+     "doc": "on KVM, IDTR names the harness IDT (faults must reach its handlers), outside the model's 4 KiB; the "
+            "model reads INT n's gate at IDTR.base modulo 4 KiB, in its own memory, so the gates differ"},
+    {"id": "kvm-lldt-ti", "source": "reference", "mnemonics": ["LLDT_r"], "differs": ["outcome"],
+     "when": lambda s, ops: bool(s.fields[f"r{ops['rs']}"] & 4),
+     "doc": "LLDT with a selector whose TI bit is set: the SDM raises #GP (it must name the GDT); KVM's emulator "
+            "looks the descriptor up and can raise #NP instead"},
+    {"id": "smsw-upper", "source": "manual", "mnemonics": ["SMSW_r"], "bits": 0xFFFF0000,
+     "differs": ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"],
+     "doc": "SMSW r32: bits 31:16 are undefined in the SDM; the model writes 0, KVM's emulator CR0[31:16]"},
+    {"id": "kvm-singlestep-tf", "source": "reference", "mnemonics": ["POPF", "IRET"], "differs": ["TF"],
+     "doc": "under KVM_GUESTDBG_SINGLESTEP, KVM owns RFLAGS.TF and reports it as 0, so a TF the guest sets "
+            "cannot be read back"},
+    {"id": "kvm-push-cs-16", "source": "reference", "mnemonics": ["PUSH_cs", "PUSH_ss", "PUSH_es", "PUSH_ds"],
+     "differs": ["mem"],
+     "doc": "KVM's emulator pushes a segment selector as 16 bits, the model as 32 (the manual leaves the upper "
+            "half of the slot implementation-dependent)"},
+]
+
+for _isa in (x86, x86_ring1, x86_umip):
+    _isa.reference("unicorn", {
+        "constants": "unicorn.x86_const", "arch": "UC_ARCH_X86", "mode": "UC_MODE_32", "registers": "UC_X86_REG_",
+        "port_instructions": ("UC_X86_INS_IN", "UC_X86_INS_OUT"),
+        "modes": ["ring0", "ring3"],
+        "fit": lambda isa, s, ins, ops, rng: _fit(isa, s, ins, ops, rng, pin_idt=False),
+        "setup": _unicorn_setup, "read": _read_user, "vector": _vector,
+        "halted": lambda fields, code, pc: list(code[:1]) == [0xF4],  # HLT stops Unicorn past it
+        "limits": _UNICORN_LIMITS,
+    })
+    _isa.reference("kvm", {
+        "modes": ["ring0", "ring3"],
+        "fit": lambda isa, s, ins, ops, rng: _fit(isa, s, ins, ops, rng, pin_idt=True),
+        "setup": _kvm_setup, "read": _read_kvm, "vector": _vector,
+        "halted": lambda fields, code, pc: list(code[:1]) == [0xF4],
+        # what KVM's instruction emulator (software-backed /dev/kvm) answers with #UD instead of
+        # running: counted as skipped, never as agreement
+        "emulator_missing": {"vector": 6, "mnemonics": ["LAR", "LSL", "VERR", "VERW", "IRET", "INT"]},
+        "limits": _KVM_LIMITS,
+    })
+
+
+# The host CPU in ring 3 (hypervisor/reference/native.py): only the guest configuration's
+# ring 3 with what a Linux x86-64 process has -- IOPL 0, IF 1, CS 23H (32-bit user code),
+# SS = DS = ES = 2BH, FS = GS = 0, no LDT -- and the host's GDT, whose ring-3-visible entries
+# the reference reads with LAR/LSL (``gdt``: index -> (access rights, limit)); the model's
+# GDT in memory is built to match them (every other entry: a DPL-0 data segment, which
+# LAR, LSL, VERR and VERW at CPL 3 cannot see, whatever the host holds there).
+_NATIVE_SEL = {"cs": 0x23, "ss": 0x2B, "ds": 0x2B, "es": 0x2B, "fs": 0, "gs": 0}
+_NATIVE_GDT_ENTRIES = 16  # Linux x86-64: GDT_ENTRIES
+_NATIVE_ATTR = {0x23: 0xCFFB, 0x2B: 0xCFF3}
+
+
+def _native_descriptor(ar, limit):
+    g = (ar >> 23) & 1
+    raw = limit >> 12 if g else limit
+    high = (ar & 0x00F0FF00) | (((raw >> 16) & 0xF) << 16)
+    return ((high << 32) | (raw & 0xFFFF)) & 0xFFFFFFFFFFFFFFFF
+
+
+def _native_fit(isa, state, ins, ops, rng, host_gdt):
+    f = dict(state.fields)
+    mem = state.memories["mem"].to_list(_MEM_SIZE)
+    f["cpl"], f["IOPL"], f["IF"], f["TF"], f["AC"] = 3, 0, 1, 0, 0
+    f["cs_idx"], f["ss_idx"] = 0x23 >> 2, 0x2B >> 2
+    for s, sel in _NATIVE_SEL.items():
+        if s not in ("cs", "ss"):
+            f[s] = sel
+        f[f"{s}_base"], f[f"{s}_limit"], f[f"{s}_attr"] = (0, 0, 0) if sel == 0 else (0, 0xFFFFFFFF, _NATIVE_ATTR[sel])
+    base = rng.randrange(0, _MEM_SIZE - 8 * _NATIVE_GDT_ENTRIES) & ~7
+    f["gdtr_base"], f["gdtr_limit"] = base, 8 * _NATIVE_GDT_ENTRIES - 1
+    for k in range(_NATIVE_GDT_ENTRIES):
+        d = _native_descriptor(*host_gdt[k]) if k in host_gdt else (0 if k == 0 else 0x00CF93000000FFFF)
+        mem[base + 8 * k: base + 8 * k + 8] = list(d.to_bytes(8, "little"))
+    f["ldtr"], f["ldtr_base"], f["ldtr_limit"] = 0, 0, 0
+    f["cr4_tsd"] = 0  # Linux leaves RDTSC to user processes
+    f["r4"] = 0x40 + f["r4"] % (_MEM_SIZE - 0x80)
+    if ins.mnemonic == "POPF":  # a popped TF = 1 would trace-trap the harness's next instruction
+        mem[f["r4"] + 1] &= ~1
+    ops = dict(ops)
+    if "disp" in ops:
+        ops["disp"] = ops["disp"] % (_MEM_SIZE - 8)
+    out = state.copy()
+    out.fields = f
+    out.memories["mem"] = type(state.memories["mem"]).from_list(mem)
+    return out, ops
+
+
+def _native_setup(state):
+    f = state.fields
+    return {"registers": [f[f"r{k}"] for k in range(8)], "eflags": _eflags_of(f),
+            "memory": state.memories["mem"].to_list(_MEM_SIZE), "memory_name": "mem"}
+
+
+def _native_read(out):
+    regs = dict(zip(_REGS32, out["GPR"]))
+    regs["EFLAGS"] = out["EFLAGS"]
+    regs.update({s.upper(): v for s, v in out["SREG"].items()})
+    f = {f"r{k}": regs[r] for k, r in enumerate(_REGS32)}
+    for name, bit in FLAG_BITS.items():
+        f[name] = (regs["EFLAGS"] >> bit) & 1
+    f["cs_idx"], f["ss_idx"] = regs["CS"] >> 2, regs["SS"] >> 2
+    for s in ("es", "ds", "fs", "gs"):
+        f[s] = regs[s.upper()]
+    return f
+
+
+_LEAVES = "transfers control: the native harness runs straight-line code only (the target would run unchecked)"
+_NATIVE_NOT_RUN = {m: _LEAVES for m in ("JMP_rel8", "JMP_rel32", "JZ", "JNZ", "CALL_rel32", "RET", "JMP_far",
+                                         "CALL_far", "RETF", "IRET")}
+_NATIVE_NOT_RUN["INT"] = "not run natively: INT 80H is a system call in a Linux process"
+_UMIP = "the host has UMIP on: its kernel emulates this for user processes with fixed values (not compared)"
+
+x86.reference("native", {
+    "modes": ["ring3"], "fit": _native_fit, "setup": _native_setup, "read": _native_read, "vector": _vector,
+    "not_run": _NATIVE_NOT_RUN,
+    "umip_emulated": {m: _UMIP for m in ("SGDT_m", "SIDT_m", "SLDT_r", "STR_r", "SMSW_r")},
+    "limits": [lim for lim in _COMMON_LIMITS if lim["id"] in ("cpuid-identity", "tsc-runs", "af-undefined-logic",
+                                                                 "accessed-bit", "lar-limit-bits")],
+})
