@@ -60,9 +60,11 @@ class Generator:
         # per instruction: the opcode's bits, and (shift, sampler, is_register) per operand
         self._encoders: list[tuple[int, tuple[tuple[int, Sampler, bool], ...]]] = []
         for ins in self._table:
-            base = ins.opcode << (isa.word - isa.opcode_width)
+            # variable-length ISAs have no fixed word layout: shifts are unused (0) there
+            base = 0 if isa.variable else ins.opcode << (isa.word - isa.opcode_width)
+            shifts = [lo for (_, _, lo) in ins.layout] if not isa.variable else [0] * len(ins.operands)
             ops = tuple((lo, _sampler(values.operand_edges(o), o.domain_size), o.kind == "reg")
-                        for (_, _, lo), o in zip(ins.layout, ins.operands))
+                        for lo, o in zip(shifts, ins.operands))
             self._encoders.append((base, ops))
         self._fields = [(n, _sampler(values.field_edges(isa, f), 1 << f.width)) for n, f in isa.fields.items()]
         self._memories = {n: self._memory_plan(m) for n, m in isa.memories.items()}
@@ -130,7 +132,12 @@ class Generator:
         return self._table[k], vals
 
     def word(self) -> int:
-        """A canonical encoded instruction word (equal to ``asm.encode`` of what it drew)."""
+        """A canonical encoded instruction word (equal to ``asm.encode`` of what it drew).
+        Fixed-width ISAs only: a variable-length instruction is several cells (use
+        :meth:`instruction` and ``asm.encode_units``)."""
+        if self.isa.variable:
+            raise ValueError(f"ISA '{self.isa.name}' has variable-length instructions: draw instruction() "
+                             "and encode it with virtcheck.isa.asm.encode_units")
         base, ops = self._encoders[self._index()]
         for lo, s, reg in ops:
             base |= (self._register(s) if reg else self._value(s)) << lo

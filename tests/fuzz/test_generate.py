@@ -125,3 +125,18 @@ def test_bad_arguments_are_refused():
     with pytest.raises(InvalidArgument) as exc:
         Generator(PG3, 0).state("kernel")
     assert str(exc.value) == "ISA 'pg3' has no mode 'kernel' (declared: s, u; or use 'guest' or 'supervisor')"
+
+
+def test_variable_length_isas_draw_operands_in_their_domains():
+    from virtcheck.fuzz import Generator
+    from virtcheck.isa.asm import decode_units, encode_units
+    from virtcheck.isa.machines import bundled
+
+    for name in ("x86", "m68000"):
+        isa = bundled()[name]
+        g = Generator(isa, seed=5)
+        for _ in range(200):
+            ins, vals = g.instruction()
+            assert len(vals) == len(ins.operands)
+            assert all(0 <= v < o.domain_size for v, o in zip(vals, ins.operands))
+            assert decode_units(isa, encode_units(isa, ins, vals)) == (ins, vals)
