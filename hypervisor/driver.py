@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional, Protocol, Sequence
 from virtcheck.isa.concrete import compiled
 from virtcheck.hypervisor.accounting import TIMER, Accounting
 from virtcheck.hypervisor.mapping import IsaFacts
-from virtcheck.hypervisor.stop import BUDGET, HALTED, Stop, direct_of
+from virtcheck.hypervisor.stop import BUDGET, HALTED, UNDEFINED, Stop, direct_of
 
 
 class Executor(Protocol):
@@ -93,14 +93,21 @@ class TrapLog:
 
 @dataclass(frozen=True)
 class RunResult:
-    """How a driven run ended: ``halt`` or ``budget``, after ``executed`` instructions."""
+    """How a driven run ended: ``halt``, ``budget`` or ``undefined`` (the next instruction
+    matches no encoding; ``detail`` says where), after ``executed`` instructions."""
 
     reason: str
     executed: int
+    detail: str = ""
 
     @property
     def halted(self) -> bool:
         return self.reason == HALTED
+
+    @property
+    def stopped(self) -> bool:
+        """The run cannot go on: it halted or met an undefined instruction."""
+        return self.reason != BUDGET
 
 
 #: ``enter(cause_name, S, info)``: run the ISA's trap semantics on a state and its memories
@@ -156,6 +163,8 @@ def drive(ex: Executor, S: list[int], mems: Sequence[Any], clock: Clock, steps: 
             continue
         if reason == HALTED:
             return RunResult(HALTED, done)
+        if reason == UNDEFINED:
+            return RunResult(UNDEFINED, done, Stop(UNDEFINED, executed, None, info).detail)
         log.add(TrapEvent(log.executed, S[pc], cause.name, info))
         enter(cause.name, S, info)
     return RunResult(BUDGET, done)

@@ -19,6 +19,7 @@ from virtcheck.hypervisor.driver import Clock, RunResult, TrapLog, drive
 from virtcheck.hypervisor.mapping import facts
 from virtcheck.hypervisor.tally import Tally, fold
 from virtcheck.hypervisor.blocks import block_compiler
+from virtcheck.hypervisor.fetch import DecodeTable, make_variable_runloop, variable_fetch
 from virtcheck.hypervisor.runloop import BlockTable, RunLoop, make_runloop
 from virtcheck.hypervisor.stop import BUDGET, HALTED, TRAP, Stop
 
@@ -41,7 +42,12 @@ def is_halt(r: object) -> bool:
 
 
 class Machine:
-    """Real hardware: a state list ``S`` and one list per memory, all physical."""
+    """Real hardware: a state list ``S`` and one list per memory, all physical.
+
+    Any ISA runs bare: fixed-width ones through blocks (`runloop`), variable-length ones
+    instruction by instruction through their own fetch and decoder (`fetch`). Nothing a
+    monitor needs (its cells, the partition map) is derived here: `mapping.IsaFacts`
+    computes that when a `Monitor` asks."""
 
     def __init__(self, isa: Isa):
         self.isa = isa.finalize()
@@ -51,13 +57,20 @@ class Machine:
         self.S: list[int] = self.facts.reset_state(0)
         self.clock = Clock()
         self.log = TrapLog()
-        self.halted = False
+        self.halted = False  #: the last run halted (or stopped on an undefined instruction)
+        self._last = RunResult(HALTED, 0)
         self.level = 0  #: monitors under this executor
         self.tally: Tally = {}  #: what ran directly without a caller's tally (bare runs)
-        self._table = BlockTable(block_compiler(compiled(self.isa)))
+        c = compiled(self.isa)
         #: `execute` without the `Stop` object (what a monitor above calls per trap):
         #: ``direct(S, budget, tally=None) -> RawStop``; the generated run loop itself
-        self.direct: RunLoop = make_runloop(compiled(self.isa), self.mems, self.tally, self._table)
+        self.direct: RunLoop
+        if self.isa.variable:
+            self._table: BlockTable | DecodeTable = DecodeTable(variable_fetch(c))
+            self.direct = make_variable_runloop(variable_fetch(c), self.mems, self.tally, self._table)
+        else:
+            self._table = BlockTable(block_compiler(c))
+            self.direct = make_runloop(c, self.mems, self.tally, self._table)
 
     # --- the executor face ------------------------------------------------------------
     @property
@@ -89,14 +102,16 @@ class Machine:
         for a, v in program.cells.items():
             self.mems[code][a] = v
         self.halted = False
+        self._last = RunResult(HALTED, 0)
         self._table.clear()  # new code: blocks are checked anyway, but rebuild counts restart
 
     def run(self, steps: int) -> RunResult:
         """Run the loaded program bare for at most ``steps`` completed instructions."""
         if self.halted:
-            return RunResult("halt", 0)
+            return RunResult(self._last.reason, 0, self._last.detail)
         res = drive(self, self.S, self.mems, self.clock, steps, self.log)
-        self.halted = res.halted
+        self.halted = res.stopped
+        self._last = res
         return res
 
     def state(self) -> MachineState:

@@ -18,7 +18,8 @@ instruction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from functools import cached_property
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from virtcheck.isa import expr as E
 from virtcheck.isa.concrete import HELPERS, Layout, effects_source
@@ -109,10 +110,7 @@ class IsaFacts:
         ix = self.layout.index
         self.user_slots = [ix[n] for n in isa.role_fields(Role.USER)]
         self.system_slots = [ix[n] for n in isa.role_fields(Role.SYSTEM)]
-        self.reserved = reserved_cells(isa)
         self.mem_size = min(self.layout.mem_size)
-        self._compose = self._build_compose() if isa.partition_fn is not None else None
-        self._fits = self._build_fits() if isa.partition_fits_fn is not None else None
         self._enabled = isa.timer_enabled_fn(Builder(isa)) if isa.timer_enabled_fn is not None else None
         self._addr_mask = E.mask(self._addr_width())
         self._represent: Any = None
@@ -129,10 +127,45 @@ class IsaFacts:
         S[self.layout.index[self.isa.pc_name]] = entry  # type: ignore[index]
         return S
 
-    # --- the map f -------------------------------------------------------------------
+    # --- what only a monitor needs (derived on first use: a bare machine never asks) ---
+    @cached_property
+    def reserved(self) -> int:
+        """The low physical cells the ISA's trap semantics use (`reserved_cells`): the
+        monitor's own. Raises IsaError when they use a computed address."""
+        return reserved_cells(self.isa)
+
+    @cached_property
+    def _compose(self) -> Optional[list[tuple[int, E.Expr]]]:
+        return self._build_compose() if self.isa.partition_fn is not None else None
+
+    @cached_property
+    def _fits(self) -> Optional[E.Expr]:
+        return self._build_fits() if self.isa.partition_fits_fn is not None else None
+
     @property
     def can_partition(self) -> bool:
-        return self._compose is not None
+        """The ISA declares how a monitor confines a guest (`Isa.partition`)."""
+        return self.isa.partition_fn is not None
+
+    def monitor_refusal(self) -> Optional[str]:
+        """Why no trap-and-emulate monitor can run on this ISA, in one line; None if one
+        can. Derived from the declarations only: a partition mechanism, and trap
+        semantics whose cells the monitor can keep for itself."""
+        isa = self.isa
+        if not self.can_partition:
+            why = (f"ISA '{isa.name}' declares no partition mechanism (isa.partition): a trap-and-emulate "
+                   "monitor needs the ISA's own relocation to confine a guest")
+            if isa.translate_fn is None:
+                why += "; its addresses are physical (no isa.translate), so nothing relocates a guest"
+            return why
+        try:
+            self.reserved
+            self._compose
+        except IsaError as exc:
+            return str(exc)
+        return None
+
+    # --- the map f -------------------------------------------------------------------
 
     def _addr_width(self) -> int:
         return min(m.addr_width for m in self.isa.memories.values())
@@ -158,12 +191,12 @@ class IsaFacts:
     def compose_expressions(self) -> list[tuple[str, E.Expr]]:
         """(system field, expression over the virtual state and operands base, size)."""
         if self._compose is None:
-            raise IsaError(f"ISA '{self.isa.name}' declares no partition composition (Isa.partition)")
+            raise IsaError(self.monitor_refusal() or "")
         return [(self.layout.names[i], e) for i, e in self._compose]
 
     def fits_expression(self) -> E.Expr:
         if self._fits is None:
-            raise IsaError(f"ISA '{self.isa.name}' declares no partition fit condition (Isa.partition)")
+            raise IsaError(self.monitor_refusal() or "")
         return self._fits
 
     def _function(self, name: str, params: str, eff: Effects, operands: Sequence[str], head: Sequence[str] = (),
@@ -183,7 +216,7 @@ class IsaFacts:
         fn = self._represent
         if fn is None:
             if self._compose is None:
-                raise IsaError(f"ISA '{self.isa.name}' declares no partition composition (Isa.partition)")
+                raise IsaError(self.monitor_refusal() or "")
             writes = {self.layout.names[i]: e for i, e in self._compose}
             fn = self._represent = self._function("represent", "V, S, base, size", Effects(writes=writes),
                                                   ["base", "size"], head=["S[:] = V"])
@@ -198,7 +231,7 @@ class IsaFacts:
         A VM runs its guest this way: no state copy per trap, at any depth."""
         if self._entering is None:
             if self._compose is None:
-                raise IsaError(f"ISA '{self.isa.name}' declares no partition composition (Isa.partition)")
+                raise IsaError(self.monitor_refusal() or "")
             slots = "".join(f"S[{i}], " for i in self.system_slots)
             writes = {self.layout.names[i]: e for i, e in self._compose}
             body, ns = effects_source(self.layout, Effects(writes=writes), {"base": "base", "size": "size"},
@@ -267,14 +300,15 @@ def reserved_cells(isa: Isa) -> int:
     """How many low physical cells the ISA's trap semantics use (their highest constant
     address + 1): the real ones belong to the monitor, each guest has its own."""
     top = -1
-    for eff in isa.trap_effects.values():  # type: ignore[attr-defined]
-        addrs = [s.addr for s in eff.stores]
+    for cause, eff in isa.trap_effects.items():  # type: ignore[attr-defined]
+        addrs = [("store", s.addr) for s in eff.stores]
         for root in eff.roots():
-            addrs += [n.addr for n in E.walk(root) if isinstance(n, E.Load)]
-        for a in addrs:
+            addrs += [("load", n.addr) for n in E.walk(root) if isinstance(n, E.Load)]
+        for kind, a in addrs:
             if not isinstance(a, E.Const):
-                raise IsaError(f"ISA '{isa.name}': trap semantics use a computed physical address; "
-                               "a monitor cannot tell which cells to keep for itself")
+                raise IsaError(f"ISA '{isa.name}': its trap semantics (cause '{cause}') {kind} at a computed "
+                               "physical address: a trap-and-emulate monitor cannot tell which cells to keep "
+                               "for itself")
             top = max(top, a.value)
     return top + 1
 

@@ -39,13 +39,15 @@ from virtcheck.hypervisor.accounting import FETCH, Accounting
 from virtcheck.hypervisor.driver import Clock, Executor, RunResult, TrapLog, drive
 from virtcheck.hypervisor.mapping import Partition, PartitionMemory, facts
 from virtcheck.hypervisor.tally import Tally, add_emulated
-from virtcheck.hypervisor.stop import BUDGET, HALTED, TRAP, RawStop, Stop, direct_of
+from virtcheck.hypervisor.fetch import UNDEFINED_RESULT, variable_fetch
+from virtcheck.hypervisor.stop import BUDGET, HALTED, TRAP, UNDEFINED, RawStop, Stop, direct_of
 
 DEFAULT_SLICE = 10_000
 
 
 class MonitorError(Exception):
-    """A monitor configuration that cannot work (no room for a partition, ...)."""
+    """A monitor configuration that cannot work (an ISA a monitor cannot partition, no
+    room for a partition, ...). The message is one line."""
 
 
 class VirtualMachine:
@@ -69,6 +71,8 @@ class VirtualMachine:
         self._fetch = self._c.fetch
         self._code_mem = self.mems[self._code]
         self._units = self.isa.units_per_word
+        self._vfetch = variable_fetch(self._c) if self.isa.variable else None
+        self._pc = self.facts.layout.index[self.isa.pc_name]
         self.S: list[int] = self.facts.reset_state(0)  #: the virtual state, when this monitor drives it
         self.clock = Clock()
         self.log = TrapLog()
@@ -126,6 +130,8 @@ class VirtualMachine:
             if reason == BUDGET:
                 return (BUDGET, n, None, 0, False)
             result, name, on_fetch = vstep(S)
+            if result is UNDEFINED_RESULT:
+                return (UNDEFINED, n, None, S[self._pc], False)
             acct.trapped[name] += 1
             if result is None:
                 acct.emulated[name] += 1
@@ -159,6 +165,8 @@ class VirtualMachine:
     def _virtual_step(self, S: list[int]) -> tuple[Any, str, bool]:
         """The ISA's own fetch and step on the virtual state and partition."""
         mems = self.mems
+        if self._vfetch is not None:
+            return self._vfetch.step_once(S, mems)
         a = self._fetch(S, *mems)
         if a.__class__ is tuple:
             return a, FETCH, True
@@ -197,7 +205,7 @@ class VirtualMachine:
             return RunResult(HALTED, 0)
         else:
             res = drive(self, self.S, self.mems, self.clock, steps, self.log, self._account, self._enter)
-        self.halted = res.halted
+        self.halted = res.stopped  # an undefined instruction stops the VM for good too
         return res
 
     def state(self) -> MachineState:
@@ -252,9 +260,9 @@ class Monitor:
         self.host = host
         self.isa = host.isa
         self.facts = facts(host.isa)
-        if not self.facts.can_partition:
-            raise MonitorError(f"ISA '{self.isa.name}' declares no partition composition (Isa.partition): "
-                               "a monitor cannot confine a guest")
+        refusal = self.facts.monitor_refusal()
+        if refusal is not None:
+            raise MonitorError(refusal)
         if slice < 1:
             raise MonitorError(f"time slice must be at least 1 instruction, not {slice}")
         self.slice = slice
@@ -317,7 +325,7 @@ class Monitor:
                     self._current = vm
                 res = vm.run(min(self.slice, steps - done[vm.index]))
                 done[vm.index] += res.executed
-                halted[vm.index] = res.halted
+                halted[vm.index] = res.stopped
         return {i: RunResult(HALTED if halted[i] else BUDGET, done[i]) for i in done}
 
     def run_for(self, budget: int) -> RunResult:
@@ -338,7 +346,7 @@ class Monitor:
                 res = vm.run(min(self._left, budget - done))
                 done += res.executed
                 self._left -= res.executed
-                if not (res.halted or self._left <= 0):
+                if not (res.stopped or self._left <= 0):
                     continue
             self._turn = (self._turn + 1) % len(vms)
             self._left = self.slice

@@ -13,19 +13,28 @@ from typing import Any, Callable, Optional
 from virtcheck.isa.model import Cause
 
 BUDGET, TRAP, HALTED = "budget", "trap", "halt"
+#: the next instruction's cells match no encoding of a variable-length ISA, and the ISA
+#: declares no trap for that (``info`` is the pc): the machine cannot go on
+UNDEFINED = "undefined"
 
 
 @dataclass(frozen=True)
 class Stop:
     """``executed`` instructions completed, then: the budget ran out, the next instruction
-    trapped (``cause``/``info``; ``fetch`` when the fetch itself faulted), or it halted.
-    A trapping or halting instruction is not counted and left the state untouched."""
+    trapped (``cause``/``info``; ``fetch`` when the fetch itself faulted), it halted, or
+    it is undefined (``info`` its pc; see `UNDEFINED`). A trapping, halting or undefined
+    instruction is not counted and left the state untouched."""
 
     reason: str
     executed: int
     cause: Optional[Cause] = None
     info: int = 0
     fetch: bool = False
+
+    @property
+    def detail(self) -> str:
+        """A readable account of an `UNDEFINED` stop (empty otherwise)."""
+        return f"undefined instruction at {self.info:#x}" if self.reason == UNDEFINED else ""
 
     def to_json(self) -> dict[str, Any]:
         return {"reason": self.reason, "executed": self.executed,

@@ -191,8 +191,16 @@ def command(targets: tuple[str, ...], formats: tuple[str, ...], out: Optional[Pa
     budget = Budget(rlimit=rlimit)
     jobs = jobs or os.cpu_count() or 1
 
+    reported: set[str] = set()
+
     def error(msg: str) -> None:
         click.echo(f"error: {msg}", err=True)
+        reported.add(f"error: {msg}")
+
+    def once(text: str) -> str:
+        """A text report without the error lines already printed on stderr (a terminal
+        shows both streams: each error once)."""
+        return "".join(ln for ln in text.splitlines(keepends=True) if ln.rstrip("\n") not in reported)
 
     try:
         click.echo(_announce(list(targets), budget, jobs, vmm), err=not text_on_stdout)
@@ -203,7 +211,8 @@ def command(targets: tuple[str, ...], formats: tuple[str, ...], out: Optional[Pa
 
     color = sys.stdout.isatty()
     if out is None:
-        click.echo(render(run, fmt, color=color), nl=False, color=color)
+        report = render(run, fmt, color=color)
+        click.echo(once(report) if fmt == "text" else report, nl=False, color=color)
     else:
         out.mkdir(parents=True, exist_ok=True)
         written = []
@@ -211,6 +220,6 @@ def command(targets: tuple[str, ...], formats: tuple[str, ...], out: Optional[Pa
             path = out / FILE_NAMES[f]
             path.write_text(render(run, f), encoding="utf-8")
             written.append(str(path))
-        click.echo(render_summary(run, color=color), nl=False, color=color)
+        click.echo(once(render_summary(run, color=color)), nl=False, color=color)
         click.echo(f"wrote {', '.join(written)}")
     sys.exit(exit_code(run))

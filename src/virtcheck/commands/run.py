@@ -34,6 +34,19 @@ def _load_isa(target: str) -> Isa:
     return isas[0].finalize()
 
 
+def _check_fits(isa: Isa, prog: Any, source: str) -> None:
+    """Refuse a program with cells past the end of the ISA's code memory (one line, naming
+    the source line of the instruction that reaches there)."""
+    size = isa.memories[isa.code_memory].size  # type: ignore[index]
+    outside = [a for a in prog.cells if not 0 <= a < size]
+    if outside:
+        a = min(outside)
+        starts = [s for s in prog.lines if s <= a]
+        line = prog.lines[max(starts)] if starts else None
+        where = f"{source}:{line}" if line is not None else source
+        _fail(f"{where}: address {a:#x} lies outside {isa.code_memory}, which has {size} cells on '{isa.name}'")
+
+
 def _state_lines(isa: Isa, fields: dict[str, int]) -> str:
     return " ".join(f"{n}={v:#x}" for n, v in fields.items())
 
@@ -84,8 +97,12 @@ def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Opt
             _fail("give PROGRAM.s, --workload NAME or --from-snapshot FILE")
     except (AsmError, FileNotFoundError) as exc:
         _fail(str(exc))
+    except IsaError as exc:
+        _fail(f"{program or workload}: {exc}")
     except OSError as exc:
         _fail(f"{program}: {exc.strerror}")
+    if prog is not None:
+        _check_fits(isa, prog, program or f"workload {workload}")
 
     out: dict[str, Any] = {"isa": isa.name, "mode": "bare" if vmm is None else vmm, "depth": 0 if vmm is None else depth}
     try:
@@ -93,7 +110,7 @@ def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Opt
             m = Machine(isa)
             m.load(prog)  # type: ignore[arg-type]
             res = m.run(steps)
-            out["guests"] = [{"result": res.reason, "executed": res.executed,
+            out["guests"] = [{"result": res.reason, "executed": res.executed, "detail": res.detail,
                               "state": m.state().fields, "traps": m.log.to_json()}]
         else:
             top = monitor_stack(isa, depth, slice=slice_)
@@ -105,6 +122,7 @@ def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Opt
                     vm.load(prog)  # type: ignore[arg-type]
             results = top.run(steps)
             out["guests"] = [{"result": results[vm.index].reason, "executed": results[vm.index].executed,
+                              "detail": results[vm.index].detail,
                               "partition": [vm.partition.base, vm.partition.size],
                               "state": vm.state().fields, "traps": vm.log.to_json(),
                               "accounting": vm.account.to_json()} for vm in guests]
@@ -113,7 +131,7 @@ def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Opt
             if save_snapshot:
                 snap.save(guests[0], save_snapshot)
                 out["snapshot"] = save_snapshot
-    except (MonitorError, snap.SnapshotError) as exc:
+    except (MonitorError, snap.SnapshotError, IsaError) as exc:
         _fail(str(exc))
     if as_json:
         click.echo(json.dumps(out, indent=1, default=str))
@@ -121,7 +139,8 @@ def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Opt
     click.echo(f"{isa.name}: {'bare' if vmm is None else f'{vmm} monitor, depth {depth}'}")
     for k, g in enumerate(out["guests"]):
         where = f" partition [{g['partition'][0]:#x}, +{g['partition'][1]:#x})" if "partition" in g else ""
-        click.echo(f"guest {k}{where}: {g['result']} after {g['executed']} instructions")
+        detail = f" ({g['detail']})" if g.get("detail") else ""
+        click.echo(f"guest {k}{where}: {g['result']} after {g['executed']} instructions{detail}")
         click.echo(f"  state: {_state_lines(isa, g['state'])}")
         traps = g["traps"]
         counts = ", ".join(f"{c} {n}" for c, n in traps["counts"].items()) or "none"
