@@ -128,7 +128,11 @@ def drive(ex: Executor, S: list[int], mems: Sequence[Any], clock: Clock, steps: 
           account: Optional[Accounting] = None, enter: Optional[TrapEntry] = None) -> RunResult:
     """Run state ``S`` (with memories ``mems``) on ``ex`` for at most ``steps`` completed
     instructions, entering the ISA's trap semantics on every trap and timer interrupt
-    (through ``enter``, default `trap_entry` on ``mems``)."""
+    (through ``enter``, default `trap_entry` on ``mems``).
+
+    Trap entries are bounded by ``steps`` too: a handler that traps at once (a vector
+    whose own fetch faults) completes no instruction, and a budget that counted only
+    instructions would never end such a trap storm."""
     f = ex.facts
     isa = f.isa
     if enter is None:
@@ -137,7 +141,10 @@ def drive(ex: Executor, S: list[int], mems: Sequence[Any], clock: Clock, steps: 
     pc = f.layout.index[isa.pc_name]
     run = direct_of(ex)
     done = 0
+    entries = 0
     while done < steps:
+        if entries >= steps:
+            return RunResult(BUDGET, done, f"budget: {entries} trap entries (a trap storm?)")
         if clock.pending:
             if f.timer_enabled(S):
                 clock.pending = False
@@ -145,6 +152,7 @@ def drive(ex: Executor, S: list[int], mems: Sequence[Any], clock: Clock, steps: 
                 if account is not None:
                     account.reflected[TIMER] += 1
                 enter(isa.timer_cause, S, 0)
+                entries += 1
                 continue
             chunk = 1  # step until the interrupt can be taken
         else:
@@ -167,4 +175,5 @@ def drive(ex: Executor, S: list[int], mems: Sequence[Any], clock: Clock, steps: 
             return RunResult(UNDEFINED, done, Stop(UNDEFINED, executed, None, info).detail)
         log.add(TrapEvent(log.executed, S[pc], cause.name, info))
         enter(cause.name, S, info)
+        entries += 1
     return RunResult(BUDGET, done)

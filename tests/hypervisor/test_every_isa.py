@@ -460,3 +460,18 @@ def test_check_vmm_refusal_is_printed_once():
     line = f"error: {NO_PARTITION.format('m68000')}"
     assert (r.stdout + r.stderr).count(line) == 1
     assert r.stderr.splitlines()[-1] == line
+
+
+def test_a_trap_storm_ends_at_the_budget(machines):
+    """User mode with an empty bound: every fetch faults, and the (zero) new PSW puts the
+    machine back in the same place. The run must still end at its budget."""
+    from virtcheck.hypervisor import Machine
+    from virtcheck.isa.asm import assemble
+    from virtcheck.isa.state import MachineState
+
+    isa = machines["pg3"]
+    m = Machine(isa)
+    state = MachineState.zero(isa)  # M = u, R = (0, 0), E[2..3] = 0
+    m.load(assemble(isa, "NOP"), state)
+    res = m.run(1000)
+    assert res.reason == "budget" and res.executed == 0 and "trap entries" in res.detail
