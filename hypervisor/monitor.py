@@ -311,11 +311,14 @@ class Monitor:
 
     def run(self, steps: int) -> dict[int, RunResult]:
         """Round robin: each VM runs a slice in turn until it has completed ``steps``
-        instructions in this call or halted."""
+        instructions in this call or halted. A VM whose slice completes nothing (its
+        traps alone used up the slice: a trap storm) is not scheduled again in this call."""
         done = {vm.index: 0 for vm in self.vms}
         halted = {vm.index: vm.halted for vm in self.vms}
+        stalled: dict[int, str] = {}
         while True:
-            runnable = [vm for vm in self.vms if not halted[vm.index] and done[vm.index] < steps]
+            runnable = [vm for vm in self.vms
+                        if not halted[vm.index] and vm.index not in stalled and done[vm.index] < steps]
             if not runnable:
                 break
             for vm in runnable:
@@ -326,7 +329,9 @@ class Monitor:
                 res = vm.run(min(self.slice, steps - done[vm.index]))
                 done[vm.index] += res.executed
                 halted[vm.index] = res.stopped
-        return {i: RunResult(HALTED if halted[i] else BUDGET, done[i]) for i in done}
+                if res.executed == 0 and not res.stopped:
+                    stalled[vm.index] = res.detail or "no progress in a whole slice"
+        return {i: RunResult(HALTED if halted[i] else BUDGET, done[i], stalled.get(i, "")) for i in done}
 
     def run_for(self, budget: int) -> RunResult:
         """Round robin for at most ``budget`` guest instructions in all, resuming the round
@@ -334,9 +339,12 @@ class Monitor:
         time slice means to the monitor under it. ``halt`` when every VM has halted."""
         done = 0
         vms = self.vms
+        idle = 0  # consecutive turns that completed nothing
         while done < budget:
             if all(vm.halted for vm in vms):
                 return RunResult(HALTED, done)
+            if idle >= len(vms):
+                return RunResult(BUDGET, done, "no guest made progress in a whole round (trap storms?)")
             vm = vms[self._turn % len(vms)]
             if not vm.halted:
                 if self._current is not vm:
@@ -346,8 +354,11 @@ class Monitor:
                 res = vm.run(min(self._left, budget - done))
                 done += res.executed
                 self._left -= res.executed
-                if not (res.stopped or self._left <= 0):
+                idle = idle + 1 if res.executed == 0 else 0
+                if not (res.stopped or self._left <= 0 or res.executed == 0):
                     continue
+            else:
+                idle += 1
             self._turn = (self._turn + 1) % len(vms)
             self._left = self.slice
         return RunResult(BUDGET, done)

@@ -475,3 +475,21 @@ def test_a_trap_storm_ends_at_the_budget(machines):
     m.load(assemble(isa, "NOP"), state)
     res = m.run(1000)
     assert res.reason == "budget" and res.executed == 0 and "trap entries" in res.detail
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_a_trap_storm_under_monitors_ends(machines, depth):
+    """The same storm in a guest: the round robin (and a lower monitor's time slice) must
+    not spin on a guest that completes nothing, and the other guest still runs."""
+    from virtcheck.hypervisor import monitor_stack
+    from virtcheck.isa.asm import assemble
+    from virtcheck.isa.state import MachineState
+
+    isa = machines["pg3"]
+    top = monitor_stack(isa, depth)
+    storm, fine = top.create_vms(2)
+    storm.load(assemble(isa, "NOP"), MachineState.zero(isa))
+    fine.load(assemble(isa, "start: LI r1, 7\nHALT"))
+    res = top.run(500)
+    assert res[storm.index].executed == 0 and res[storm.index].reason == "budget"
+    assert res[fine.index].reason == "halt" and fine.state().fields["r1"] == 7
