@@ -124,15 +124,21 @@ def trap_entry(isa: Any, mems: Sequence[Any]) -> TrapEntry:
     return enter
 
 
+#: trap entries a run may take however small its budget (a time slice of one instruction
+#: still has room for the traps that instruction takes)
+STORM = 1000
+
+
 def drive(ex: Executor, S: list[int], mems: Sequence[Any], clock: Clock, steps: int, log: TrapLog,
           account: Optional[Accounting] = None, enter: Optional[TrapEntry] = None) -> RunResult:
     """Run state ``S`` (with memories ``mems``) on ``ex`` for at most ``steps`` completed
     instructions, entering the ISA's trap semantics on every trap and timer interrupt
     (through ``enter``, default `trap_entry` on ``mems``).
 
-    Trap entries are bounded by ``steps`` too: a handler that traps at once (a vector
-    whose own fetch faults) completes no instruction, and a budget that counted only
-    instructions would never end such a trap storm."""
+    Trap entries are bounded too (by ``steps``, and never below `STORM`): a handler that
+    traps at once (a vector whose own fetch faults) completes no instruction, and a budget
+    that counted only instructions would never end such a trap storm. Hitting the bound
+    returns ``budget`` with a ``detail`` that says so."""
     f = ex.facts
     isa = f.isa
     if enter is None:
@@ -142,8 +148,9 @@ def drive(ex: Executor, S: list[int], mems: Sequence[Any], clock: Clock, steps: 
     run = direct_of(ex)
     done = 0
     entries = 0
+    bound = max(steps, STORM)
     while done < steps:
-        if entries >= steps:
+        if entries >= bound:
             return RunResult(BUDGET, done, f"budget: {entries} trap entries (a trap storm?)")
         if clock.pending:
             if f.timer_enabled(S):

@@ -311,8 +311,8 @@ class Monitor:
 
     def run(self, steps: int) -> dict[int, RunResult]:
         """Round robin: each VM runs a slice in turn until it has completed ``steps``
-        instructions in this call or halted. A VM whose slice completes nothing (its
-        traps alone used up the slice: a trap storm) is not scheduled again in this call."""
+        instructions in this call or halted. A VM whose slice ends in a trap storm (the
+        driver's trap-entry bound, with nothing completed) is not scheduled again in this call."""
         done = {vm.index: 0 for vm in self.vms}
         halted = {vm.index: vm.halted for vm in self.vms}
         stalled: dict[int, str] = {}
@@ -329,8 +329,8 @@ class Monitor:
                 res = vm.run(min(self.slice, steps - done[vm.index]))
                 done[vm.index] += res.executed
                 halted[vm.index] = res.stopped
-                if res.executed == 0 and not res.stopped:
-                    stalled[vm.index] = res.detail or "no progress in a whole slice"
+                if res.executed == 0 and not res.stopped and res.detail:
+                    stalled[vm.index] = res.detail
         return {i: RunResult(HALTED if halted[i] else BUDGET, done[i], stalled.get(i, "")) for i in done}
 
     def run_for(self, budget: int) -> RunResult:
@@ -339,12 +339,12 @@ class Monitor:
         time slice means to the monitor under it. ``halt`` when every VM has halted."""
         done = 0
         vms = self.vms
-        idle = 0  # consecutive turns that completed nothing
+        idle = 0  # consecutive turns that ended in a trap storm (or found the VM halted)
         while done < budget:
             if all(vm.halted for vm in vms):
                 return RunResult(HALTED, done)
             if idle >= len(vms):
-                return RunResult(BUDGET, done, "no guest made progress in a whole round (trap storms?)")
+                return RunResult(BUDGET, done, "every guest is in a trap storm")
             vm = vms[self._turn % len(vms)]
             if not vm.halted:
                 if self._current is not vm:
@@ -354,8 +354,9 @@ class Monitor:
                 res = vm.run(min(self._left, budget - done))
                 done += res.executed
                 self._left -= res.executed
-                idle = idle + 1 if res.executed == 0 else 0
-                if not (res.stopped or self._left <= 0 or res.executed == 0):
+                storm = res.executed == 0 and not res.stopped and bool(res.detail)
+                idle = idle + 1 if storm else 0
+                if not (res.stopped or self._left <= 0 or storm):
                     continue
             else:
                 idle += 1
