@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -53,7 +54,7 @@ class RefResult:
         return RefResult("skipped", reason=reason)
 
 
-class Reference:
+class Reference(abc.ABC):
     """A real executor for one ISA. Subclasses implement :meth:`run`."""
 
     name = ""
@@ -76,17 +77,18 @@ class Reference:
     def limits(self) -> list[dict]:
         return list(self.spec.get("limits", []))
 
+    @abc.abstractmethod
     def backing(self) -> str:
         """What actually executes the instructions (printed in every report)."""
-        raise NotImplementedError
 
     def fit(self, state: MachineState, ins: Instruction, ops: dict[str, int], rng) -> tuple[MachineState, dict]:
         """The ISA's declared adjustment of a drawn example to what this reference can set up."""
         fn = self.spec.get("fit")
         return fn(self.isa, state, ins, ops, rng) if fn else (state, ops)
 
+    @abc.abstractmethod
     def run(self, ex: Example) -> RefResult:
-        raise NotImplementedError
+        """Run one example on the reference; an example it cannot run is a skip, never agreement."""
 
     def close(self) -> None:
         """Release what the reference holds (file descriptors, child processes)."""
