@@ -40,36 +40,39 @@ def run(isa: Isa, ins: Instruction, operands: dict[str, int], state: MachineStat
     return out, MachineState.from_flat(isa, S, mems)
 
 
-def view(isa: Isa, state: MachineState, memory: str) -> dict[int, int]:
-    """Virtual address -> value, for every address the translation accepts."""
+def mapping(isa: Isa, state: MachineState, memory: str) -> dict[int, int]:
+    """Virtual address -> physical cell, for every address ``state``'s translation accepts."""
     S, mems = state.flat(isa)
     fn = translator(isa, memory)
-    idx = list(isa.memories).index(memory)
     out = {}
-    for a in range(isa.memories[memory].size):
-        p = fn(S, *mems, a)
+    for v in range(isa.memories[memory].size):
+        p = fn(S, *mems, v)
         if isinstance(p, int):
-            out[a] = mems[idx][p]
+            out[v] = p
     return out
+
+
+def view(isa: Isa, state: MachineState, memory: str, through: dict[int, int] | None = None) -> dict[int, int]:
+    """Virtual address -> value of ``state``'s memory, seen through ``through`` (a
+    :func:`mapping`, by default ``state``'s own)."""
+    cells = state.memories[memory]
+    m = mapping(isa, state, memory) if through is None else through
+    return {v: cells[p] for v, p in m.items()}
 
 
 def complete(isa: Isa, a: MachineState, b: MachineState) -> MachineState:
     """``b`` with its memory made equal to ``a``'s wherever both translations are valid."""
+    b = b.copy()
     if isa.translate_fn is None:  # identity on both sides: the same memory
-        b = b.copy()
         b.memories = {k: Memory(m.default, dict(m.cells)) for k, m in a.memories.items()}
         return b
-    b = b.copy()
     for mem in isa.memories:
-        S, mems = b.flat(isa)
-        SA, memsA = a.flat(isa)
-        fn = translator(isa, mem)
-        idx = list(isa.memories).index(mem)
-        for v in range(isa.memories[mem].size):
-            pa, pb = fn(SA, *memsA, v), fn(S, *mems, v)
-            if isinstance(pa, int) and isinstance(pb, int):
-                mems[idx][pb] = memsA[idx][pa]
-        b.memories[mem] = Memory.from_list(mems[idx])
+        ma, mb = mapping(isa, a, mem), mapping(isa, b, mem)
+        cells = b.memories[mem].to_list(isa.memories[mem].size)
+        for v, pb in mb.items():
+            if v in ma:
+                cells[pb] = a.memories[mem][ma[v]]
+        b.memories[mem] = Memory.from_list(cells)
     return b
 
 
@@ -113,6 +116,7 @@ def behaviour_witness(isa: Isa, ins: Instruction, ops: dict[str, int], a: Machin
     ob, pb = run(isa, ins, ops, b)
     user = isa.role_fields(Role.USER)
     differs = [f"{n}: {pa.fields[n]:#x} vs {pb.fields[n]:#x}" for n in user if pa.fields[n] != pb.fields[n]]
+    maps: dict[str, tuple[dict[int, int], dict[int, int]]] = {}
     for mem in isa.memories:
         # compared through the translation each state had before the step
         if isa.translate_fn is None:
@@ -124,7 +128,8 @@ def behaviour_witness(isa: Isa, ins: Instruction, ops: dict[str, int], a: Machin
             if first is not None:
                 differs.append(f"{mem}[{first:#x}]: {ma[first]:#x} vs {mb[first]:#x}")
             continue
-        va, vb = _view_through(isa, a, pa, mem), _view_through(isa, b, pb, mem)
+        maps[mem] = (mapping(isa, a, mem), mapping(isa, b, mem))
+        va, vb = view(isa, pa, mem, maps[mem][0]), view(isa, pb, mem, maps[mem][1])
         for addr in sorted(set(va) & set(vb)):
             if va[addr] != vb[addr]:
                 differs.append(f"{mem}[virtual {addr:#x}]: {va[addr]:#x} vs {vb[addr]:#x}")
@@ -134,7 +139,7 @@ def behaviour_witness(isa: Isa, ins: Instruction, ops: dict[str, int], a: Machin
         if isa.translate_fn is None:
             same_view &= a.memories[m].to_json() == b.memories[m].to_json()
             continue
-        va_pre, vb_pre = view(isa, a, m), view(isa, b, m)
+        va_pre, vb_pre = view(isa, a, m, maps[m][0]), view(isa, b, m, maps[m][1])
         same_view &= all(va_pre[k] == v for k, v in vb_pre.items() if k in va_pre)
     same_user = all(a.fields[n] == b.fields[n] for n in user)
     replayed = oa.kind == "ok" and ob.kind == "ok" and bool(differs) and same_view and same_user
@@ -143,17 +148,3 @@ def behaviour_witness(isa: Isa, ins: Instruction, ops: dict[str, int], a: Machin
     expl = (f"{isa.name}: {ins.mnemonic} is {kind}: from {a.short(isa, diff_in)} and {b.short(isa, diff_in)}"
             f" (a guest cannot tell them apart) it leaves {'; '.join(differs) or '(no difference)'}")
     return Witness(prop, ins.mnemonic, ops, [a, b], [oa, ob], [pa, pb], expl, differs, replayed)
-
-
-def _view_through(isa: Isa, before: MachineState, after: MachineState, memory: str) -> dict[int, int]:
-    """``after``'s memory seen through ``before``'s translation."""
-    S, mems = before.flat(isa)
-    _, mems_after = after.flat(isa)
-    fn = translator(isa, memory)
-    idx = list(isa.memories).index(memory)
-    out = {}
-    for v in range(isa.memories[memory].size):
-        p = fn(S, *mems, v)
-        if isinstance(p, int):
-            out[v] = mems_after[idx][p]
-    return out
