@@ -28,6 +28,7 @@ from virtcheck.fuzz import corpus as C
 from virtcheck.fuzz import oracles as O
 from virtcheck.fuzz.casegen import CaseGenerator
 from virtcheck.fuzz.coverage import Coverage
+from virtcheck.fuzz.native import BATCH, NativeBatch, unsupported as _native_unsupported
 from virtcheck.fuzz.properties import Settings, check
 from virtcheck.fuzz.reference import Reference
 from virtcheck.fuzz.report import FailureRecord, FuzzReport, Histogram
@@ -36,6 +37,13 @@ from virtcheck.isa.model import Isa
 
 #: isolation and encapsulation cases cost several runs: one of each per this many programs
 SIDE_EVERY = 8
+#: the same under the native engine, whose pairs cost ~1/50 of a Python one: the side
+#: properties (still run by the Python monitor) keep about the same share of the time
+SIDE_EVERY_NATIVE = 256
+
+#: engines: ``auto`` picks native where the ISA and depth allow it, else python
+AUTO, NATIVE, PYTHON = "auto", "native", "python"
+ENGINES = (AUTO, NATIVE, PYTHON)
 #: a coverage probe (a stepped bare run) every this many programs
 PROBE_EVERY = 8
 #: new steering weights every this many programs
@@ -59,10 +67,38 @@ class CampaignConfig:
     depth: int = 1
     reference: Optional[Reference] = None
     steer: bool = True
+    engine: str = AUTO
+
+    def engine_choice(self) -> tuple[str, str]:
+        """(the engine that runs the hot loop, why when it is not the native one).
+        Raises ValueError when ``native`` was asked for and cannot serve."""
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown engine {self.engine!r} (expected one of {', '.join(ENGINES)})")
+        if self.engine == PYTHON:
+            return PYTHON, "asked for"
+        why = native_refusal(self.isa) if self.depth == 1 else \
+            f"the native monitor runs one level; depth {self.depth} runs the Python monitor stack"
+        if why is None:
+            return NATIVE, ""
+        if self.engine == NATIVE:
+            raise ValueError(f"the native engine cannot run this campaign: {why}")
+        return PYTHON, why
 
     @property
     def settings(self) -> Settings:
         return Settings(self.depth, 4, self.reference.innocuous if self.reference else frozenset())
+
+
+def native_refusal(isa: Isa) -> Optional[str]:
+    """Why the native engine cannot serve ``isa`` (None if it can): the ISA's shape, or no
+    C compiler on this machine."""
+    why = _native_unsupported(isa)
+    if why is None:
+        from virtcheck.isa.native import compiler
+
+        if compiler() is None:
+            why = "no C compiler found (cc, gcc or clang)"
+    return why
 
 
 def worker_seed(seed: int, index: int, generation: int) -> int:
@@ -104,6 +140,7 @@ def run_worker(cfg: CampaignConfig, index: int, generation: int, quota: Optional
     reported_hits: dict = {}
     want_eq = O.EQUIVALENCE in props or O.EFFICIENCY in props
     n = 0
+    at = [0]  # the native loop's program count (found() reports it)
 
     def done() -> bool:
         if should_stop():
@@ -119,8 +156,12 @@ def run_worker(cfg: CampaignConfig, index: int, generation: int, quota: Optional
         t0 = time.monotonic()
         small, f = shrink(isa, case, failure, lambda c: check(prop, isa, c, settings), should_stop=should_stop)
         send(("failure", index, {"property": prop, "case": small.to_json(isa), "failure": f.to_json(),
-                                 "original_length": len(case.program), "program_index": n,
+                                 "original_length": len(case.program), "program_index": at[0] or n,
                                  "shrink_seconds": time.monotonic() - t0, "seed": seed}))
+
+    if cfg.engine_choice()[0] == NATIVE:
+        _native_loop(cfg, gen, cov, counts, found, should_stop, quota, deadline, send, index, reported_hits, at)
+        return
 
     while not done():
         case = gen.case()
@@ -157,6 +198,76 @@ def run_worker(cfg: CampaignConfig, index: int, generation: int, quota: Optional
             gen.steer(cov.weights())
         n += 1
         counts.programs += 1
+        now = time.monotonic()
+        if now - last >= REPORT_EVERY:
+            last = now
+            send(("progress", index, counts.take(), _delta(cov.hits, reported_hits)))
+    send(("progress", index, counts.take(), _delta(cov.hits, reported_hits)))
+    send(("done", index, n))
+
+
+def _native_loop(cfg: CampaignConfig, gen: CaseGenerator, cov: Coverage, counts: _Counts, found: Callable,
+                 should_stop: Callable[[], bool], quota: Optional[int], deadline: Optional[float],
+                 send: Callable[[tuple], None], index: int, reported_hits: dict, at: list[int]) -> None:
+    """The hot loop on the native engine: batches of pairs in C, flagged cases (and the
+    side properties) through the Python oracles. Same counts, messages and failures as
+    the Python loop; coverage is counted on every case's bare run."""
+    isa = cfg.isa
+    settings = cfg.settings
+    props = cfg.properties
+    want_eq = O.EQUIVALENCE in props or O.EFFICIENCY in props
+    batch = NativeBatch(isa, gen, settings.innocuous if O.EFFICIENCY in props else frozenset())
+    last = time.monotonic()
+    n = 0
+    while not should_stop() and (deadline is None or time.monotonic() < deadline):
+        k = BATCH if quota is None else min(BATCH, quota - n)
+        if k <= 0:
+            break
+        at[0] = n
+        if want_eq:
+            res = batch.run(k, gen.rng.getrandbits(64))
+            counts.pairs += k
+            counts.steps += res.steps
+            counts.ratio_sum += res.ratio_sum
+            counts.ratio_hist = [a + b for a, b in zip(counts.ratio_hist, res.ratio_hist)]
+            cov.merge(res.hits)
+            for i, flag in res.flagged:
+                case = batch.case(res.choices[i])
+                r = O.equivalence(isa, case, cfg.depth)
+                if flag & 1:
+                    if r.failure is not None:
+                        if O.EQUIVALENCE in props:
+                            found(O.EQUIVALENCE, case, r.failure)
+                    elif r.out_of_domain:
+                        counts.out_of_domain += 1
+                    else:
+                        found(O.EQUIVALENCE, case, O.Failure(
+                            O.EQUIVALENCE, "<engine>", 0, 0, "", {},
+                            "the native engine saw the runs differ where the Python monitor did not: "
+                            "an engine bug (report it with this case)"))
+                elif flag & 2 and r.failure is None and O.EFFICIENCY in props and settings.innocuous:
+                    eff = O.efficiency(isa, case, r, settings.innocuous, cfg.depth)
+                    if eff.failure is not None:
+                        found(O.EFFICIENCY, case, eff.failure)
+        for _ in range(max(1, k // SIDE_EVERY_NATIVE)):
+            if O.ISOLATION in props:
+                c = gen.isolation_case()
+                counts.isolation += 1
+                f = check(O.ISOLATION, isa, c, settings)
+                if f is not None:
+                    found(O.ISOLATION, c, f)
+            if O.ENCAPSULATION in props:
+                c = gen.encapsulation_case()
+                counts.encapsulation += 1
+                f = check(O.ENCAPSULATION, isa, c, settings)
+                if f is not None:
+                    found(O.ENCAPSULATION, c, f)
+        before = n
+        n += k
+        counts.programs += k
+        if cfg.steer and n // STEER_EVERY != before // STEER_EVERY:
+            gen.steer(cov.weights())
+        batch.refresh()
         now = time.monotonic()
         if now - last >= REPORT_EVERY:
             last = now

@@ -1401,5 +1401,11 @@ x86.reference("native", {
     "not_run": _NATIVE_NOT_RUN,
     "umip_emulated": {m: _UMIP for m in ("SGDT_m", "SIDT_m", "SLDT_r", "STR_r", "SMSW_r")},
     "limits": [lim for lim in _COMMON_LIMITS if lim["id"] in ("cpuid-identity", "tsc-runs", "af-undefined-logic",
-                                                                 "accessed-bit", "lar-limit-bits")],
+                                                                 "accessed-bit", "lar-limit-bits")] + [
+        {"id": "native-push-sreg-16", "source": "reference", "mnemonics": ["PUSH_cs", "PUSH_ss", "PUSH_es", "PUSH_ds"],
+         "differs": ["mem"],
+         "doc": "PUSH of a segment register with 32-bit operand size: the SDM (Vol. 2B, PUSH) allows a zero-extended "
+                "store or a 16-bit move that leaves the slot's upper half unmodified, and says recent Core and Atom "
+                "processors do the latter; the model stores the zero-extended 32 bits"},
+    ],
 })
