@@ -70,6 +70,8 @@ class FuzzReport:
     properties: list[str]
     workers: int = 1
     budget: dict[str, Any] = dc_field(default_factory=dict)
+    engine: str = "python"  #: what ran the hot loop: "native" (C) or "python"
+    engine_note: str = ""  #: why the python engine ran, when it did
     programs: int = 0
     pairs: int = 0
     instructions_executed: int = 0
@@ -91,7 +93,8 @@ class FuzzReport:
     @staticmethod
     def start(cfg: Any) -> "FuzzReport":
         budget = {"seconds": cfg.seconds, "examples": cfg.examples, "program_length": cfg.length}
-        return FuzzReport(cfg.isa.name, cfg.vmm, cfg.seed, list(cfg.properties), cfg.workers, budget)
+        engine, note = cfg.engine_choice()
+        return FuzzReport(cfg.isa.name, cfg.vmm, cfg.seed, list(cfg.properties), cfg.workers, budget, engine, note)
 
     # --- accumulation --------------------------------------------------------------------
     def add_counts(self, c: dict[str, Any]) -> None:
@@ -160,6 +163,7 @@ class FuzzReport:
             "format": REPORT_FORMAT, "version": REPORT_VERSION, "virtcheck_version": __version__,
             "isa": self.isa, "vmm": self.vmm, "seed": self.seed, "workers": self.workers,
             "properties": self.properties, "budget": self.budget,
+            "engine": self.engine, "engine_note": self.engine_note,
             "programs": self.programs, "pairs": self.pairs, "instructions_executed": self.instructions_executed,
             "isolation_cases": self.isolation_cases, "encapsulation_cases": self.encapsulation_cases,
             "out_of_domain": self.out_of_domain, "seconds": round(self.seconds, 3),

@@ -38,6 +38,7 @@ def render_text(r: Any) -> str:
     d = r.to_json()
     lines = [f"virtcheck fuzz: {d['isa']} under {d['vmm']}, seed {d['seed']}, {d['workers']} worker(s), "
              f"properties {', '.join(d['properties'])}",
+             f"engine: {d['engine']}" + (f" ({d['engine_note']})" if d["engine_note"] else ""),
              f"{d['programs']} programs, {d['instructions_executed']} steps executed, {d['seconds']:.1f} s, "
              f"{d['pairs_per_second']:.0f} pairs/s ({d['pairs_per_second_per_worker']:.0f} per worker)",
              f"isolation cases {d['isolation_cases']}, encapsulation cases {d['encapsulation_cases']}, "

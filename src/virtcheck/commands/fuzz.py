@@ -80,10 +80,12 @@ def _progress_printer(tty: bool) -> tuple[Any, Any]:
 @click.option("--depth", type=click.IntRange(1, 4), default=1, show_default=True, help="Stacked monitors.")
 @click.option("--hardware", type=click.Choice(["step", "hypervisor"]), default="step", show_default=True,
               help="The real machine: per-instruction steps, or the hypervisor's Machine.")
+@click.option("--engine", type=click.Choice(["auto", "native", "python"]), default="auto", show_default=True,
+              help="What runs the hot loop: native (C, compiled once per ISA), python, or native where it can.")
 @click.option("--no-z3", is_flag=True, help="Skip the Z3 classification (no comparison, no efficiency flags).")
 def command(isa_name: str, vmm: str, props: str, budget: Optional[str], examples: Optional[int], seed: Optional[int],
             workers: int, corpus: Optional[str], fmt: str, out: Optional[str], length: int, depth: int,
-            hardware: str, no_z3: bool) -> None:
+            hardware: str, engine: str, no_z3: bool) -> None:
     """Fuzz ISA's monitor: random programs bare vs monitored, isolation, efficiency, snapshots."""
     from virtcheck.fuzz import oracles as O, runner
     from virtcheck.fuzz.campaign import CampaignConfig, run_campaign
@@ -125,8 +127,15 @@ def command(isa_name: str, vmm: str, props: str, budget: Optional[str], examples
 
         reference = Reference.from_isa_result(classify_isa(isa))
     runner.default_hardware = hardware
+    if hardware == "hypervisor" and engine == "auto":
+        engine = "python"  # the hypervisor's Machine is Python: the native loop would bypass it
     cfg = CampaignConfig(isa, isa_name, seed, vmm, properties, seconds, examples, workers,
-                         Path(corpus) if corpus else None, length, depth, reference)
+                         Path(corpus) if corpus else None, length, depth, reference, engine=engine)
+    try:
+        chosen, note = cfg.engine_choice()
+    except ValueError as exc:
+        _fail(f"--engine native: {exc}")
+    click.echo(f"virtcheck fuzz: engine {chosen}" + (f" ({note})" if note else ""), err=True)
     show, close = _progress_printer(sys.stderr.isatty())
     try:
         report = run_campaign(cfg, show)
