@@ -180,18 +180,7 @@ def run_worker(cfg: CampaignConfig, index: int, generation: int, quota: Optional
                 if eff.failure is not None:
                     found(O.EFFICIENCY, case, eff.failure)
         if n % SIDE_EVERY == 0:
-            if O.ISOLATION in props:
-                c = gen.isolation_case()
-                counts.isolation += 1
-                f = check(O.ISOLATION, isa, c, settings)
-                if f is not None:
-                    found(O.ISOLATION, c, f)
-            if O.ENCAPSULATION in props:
-                c = gen.encapsulation_case()
-                counts.encapsulation += 1
-                f = check(O.ENCAPSULATION, isa, c, settings)
-                if f is not None:
-                    found(O.ENCAPSULATION, c, f)
+            _side_cases(isa, gen, settings, props, counts, found)
         if n % PROBE_EVERY == 0:
             cov.probe(case)
         if cfg.steer and n % STEER_EVERY == STEER_EVERY - 1:
@@ -204,6 +193,23 @@ def run_worker(cfg: CampaignConfig, index: int, generation: int, quota: Optional
             send(("progress", index, counts.take(), _delta(cov.hits, reported_hits)))
     send(("progress", index, counts.take(), _delta(cov.hits, reported_hits)))
     send(("done", index, n))
+
+
+def _side_cases(isa: Isa, gen: CaseGenerator, settings: Settings, props: tuple[str, ...], counts: _Counts,
+                found: Callable) -> None:
+    """One isolation and one encapsulation case, as selected, through the Python monitor."""
+    if O.ISOLATION in props:
+        c = gen.isolation_case()
+        counts.isolation += 1
+        f = check(O.ISOLATION, isa, c, settings)
+        if f is not None:
+            found(O.ISOLATION, c, f)
+    if O.ENCAPSULATION in props:
+        c = gen.encapsulation_case()
+        counts.encapsulation += 1
+        f = check(O.ENCAPSULATION, isa, c, settings)
+        if f is not None:
+            found(O.ENCAPSULATION, c, f)
 
 
 def _native_loop(cfg: CampaignConfig, gen: CaseGenerator, cov: Coverage, counts: _Counts, found: Callable,
@@ -250,18 +256,7 @@ def _native_loop(cfg: CampaignConfig, gen: CaseGenerator, cov: Coverage, counts:
                     if eff.failure is not None:
                         found(O.EFFICIENCY, case, eff.failure)
         for _ in range(max(1, k // SIDE_EVERY_NATIVE)):
-            if O.ISOLATION in props:
-                c = gen.isolation_case()
-                counts.isolation += 1
-                f = check(O.ISOLATION, isa, c, settings)
-                if f is not None:
-                    found(O.ISOLATION, c, f)
-            if O.ENCAPSULATION in props:
-                c = gen.encapsulation_case()
-                counts.encapsulation += 1
-                f = check(O.ENCAPSULATION, isa, c, settings)
-                if f is not None:
-                    found(O.ENCAPSULATION, c, f)
+            _side_cases(isa, gen, settings, props, counts, found)
         before = n
         n += k
         counts.programs += k

@@ -162,7 +162,11 @@ class BatchResult:
 
 
 class NativeBatch:
-    """A `CaseGenerator`'s pools in C arrays, and batches of equivalence pairs over them."""
+    """A `CaseGenerator`'s pools in C arrays, and batches of equivalence pairs over them.
+
+    The batch keeps its own copy of the pools, drawn through the generator: the
+    generator's own cases (isolation, encapsulation) turn its pools over as they like,
+    and a flagged case must be rebuilt from exactly what the C arrays held."""
 
     def __init__(self, isa: Isa, gen: CaseGenerator, innocuous: frozenset[str] = frozenset()):
         isa = isa.finalize()
@@ -187,8 +191,10 @@ class NativeBatch:
         self.modes = [*isa.modes, "?"]
         self.outcomes = ["ok", "halt", *isa.causes]
         self.innocuous = (ctypes.c_ubyte * len(self.mnemonics))(*[m in innocuous for m in self.mnemonics])
-        self.pool = (U64 * len(gen.words))(*gen.words)
-        n = len(gen.states)
+        self.words = list(gen.words)
+        self.states = list(gen.states)
+        self.pool = (U64 * len(self.words))(*self.words)
+        n = len(self.states)
         self.st_S = (U64 * (n * self.n_fields))()
         self.st_size = (U64 * n)()
         self.st_base = (U64 * n)()
@@ -205,7 +211,7 @@ class NativeBatch:
         self._si = 0
 
     def _load_state(self, k: int) -> None:
-        st, size = self.gen.states[k]
+        st, size = self.states[k]
         S, mems = Case([], st, size, self.gen.budget).image(self.isa)
         nf = self.n_fields
         self.st_S[k * nf:(k + 1) * nf] = S
@@ -219,24 +225,24 @@ class NativeBatch:
     def refresh(self, words: int = WORDS_PER_BATCH, states: int = STATES_PER_BATCH) -> None:
         """Redraw ``words`` pool words and ``states`` pooled states (the pools turn over)."""
         gen = self.gen
-        n = len(gen.words)
+        n = len(self.words)
         for _ in range(words):
             w = gen.gen.word()
-            gen.words[self._wi] = w
+            self.words[self._wi] = w
             self.pool[self._wi] = w
             self._wi = (self._wi + 1) % n
         for _ in range(states):
-            gen.states[self._si] = gen._state()
+            self.states[self._si] = gen._state()
             self._load_state(self._si)
-            self._si = (self._si + 1) % len(gen.states)
+            self._si = (self._si + 1) % len(self.states)
 
     def case(self, choice: tuple[int, int, int]) -> Case:
         """The case a batch ran with these choices (valid until the next `refresh`)."""
         a, b, si = choice
         n = self.gen.length
         half = n // 2
-        st, size = self.gen.states[si]
-        return Case(list(self.pool[a:a + half]) + list(self.pool[b:b + n - half]), st, size, self.gen.budget)
+        st, size = self.states[si]
+        return Case(self.words[a:a + half] + self.words[b:b + n - half], st, size, self.gen.budget)
 
     # --- running --------------------------------------------------------------------
     def run(self, ncases: int, seed: int) -> BatchResult:
@@ -248,7 +254,7 @@ class NativeBatch:
         hist = (U64 * Histogram.BINS)()
         ratio = ctypes.c_double(0.0)
         cov = (U64 * self._cov_len)()
-        self.lib.vcx_batch(self.pool, len(gen.words), gen.length, gen.budget, len(gen.states), self.st_S,
+        self.lib.vcx_batch(self.pool, len(self.words), gen.length, gen.budget, len(self.states), self.st_S,
                            self.st_img, self.st_size, self.st_base, self.innocuous, U64(seed & (2 ** 64 - 1)),
                            ncases, self.bare_p, self.phys_p, choices, flags, totals, hist, ctypes.byref(ratio), cov)
         ch = list(choices)

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from virtcheck.isa import expr as E
-from virtcheck.isa.concrete import Layout
+from virtcheck.isa.concrete import Layout, _refcounts
 from virtcheck.isa.errors import IsaError
 from virtcheck.isa.expr import Expr, Op, mask
 from virtcheck.isa.model import Isa
@@ -109,18 +109,6 @@ static inline u64 ASHR(u64 a, u64 s, int w, u64 m) {
 """
 
 
-def _refcounts(roots: Sequence[Expr]) -> dict[int, int]:
-    counts: dict[int, int] = {}
-    stack = list(roots)
-    while stack:
-        n = stack.pop()
-        k = id(n)
-        counts[k] = counts.get(k, 0) + 1
-        if counts[k] == 1:
-            stack.extend(n.children())
-    return counts
-
-
 class _CEmitter:
     """Expression -> C, shared subterms bound once to ``const u64`` temporaries.
 
@@ -155,6 +143,9 @@ class _CEmitter:
 
     def _code(self, e: Expr) -> str:
         w = e.width
+        if w > MAX_WIDTH or any(c.width > MAX_WIDTH for c in e.children()):
+            raise NativeUnavailable(f"a {max([w, *(c.width for c in e.children())])}-bit value is wider than "
+                                    f"{MAX_WIDTH} bits (the native backend computes in uint64_t)")
         if isinstance(e, E.Const):
             return _lit(e.value)
         if isinstance(e, E.Field):

@@ -41,10 +41,12 @@ W = 8
 FIELDS = ["a", "b", "c"]
 
 
-def exprs():
+def exprs(w=W, narrow=False):
+    """Random trees over every operator at width ``w`` (even, at least 2); ``narrow`` keeps
+    every node at most ``w`` bits wide (concatenating halves instead of whole values)."""
     leaves = st.one_of(
-        st.sampled_from([E.Field.make(n, W) for n in FIELDS]),
-        edge_values(W).map(lambda v: E.Const.make(v, W)),
+        st.sampled_from([E.Field.make(n, w) for n in FIELDS]),
+        edge_values(w).map(lambda v: E.Const.make(v, w)),
     )
 
     def extend(children):
@@ -56,8 +58,12 @@ def exprs():
                                 children, children, children, children)
         unary = st.builds(lambda op, x: E.UnOp.make(op, x), st.sampled_from([Op.NOT, Op.NEG]), children)
         slicing = st.builds(lambda x, lo, signed: (E.sext if signed else E.zext)(
-            E.Extract.make(7, lo, x), W) if lo else x, children, st.integers(0, 7), st.booleans())
-        cat = st.builds(lambda x, y: E.Extract.make(11, 4, E.Concat.make(x, y)), children, children)
+            E.Extract.make(w - 1, lo, x), w) if lo else x, children, st.integers(0, w - 1), st.booleans())
+        if narrow:
+            cat = st.builds(lambda x, y: E.Concat.make(E.Extract.make(w // 2 - 1, 0, x), E.Extract.make(w - 1, w // 2, y)),
+                            children, children)
+        else:
+            cat = st.builds(lambda x, y: E.Extract.make(w + w // 2 - 1, w // 2, E.Concat.make(x, y)), children, children)
         return st.one_of(binary, compare_ite, unary, slicing, cat)
 
     return st.recursive(leaves, extend, max_leaves=8)

@@ -105,3 +105,21 @@ def test_cli_engine_choice_is_printed_and_refusals_are_one_line():
                                     "--engine", "native"])
     assert res.exit_code == 2
     assert res.stderr.strip().splitlines()[-1].startswith("error: --engine native: the native engine cannot run")
+
+
+def test_the_generators_own_cases_do_not_desynchronise_the_batch_pools():
+    """Isolation and encapsulation cases turn the generator's pools over between batches
+    (here: every pooled state at once); every case must still be rebuilt from what the
+    batch ran, flagged exactly when the Python oracle fails it."""
+    isa = bundled()["pg3-jrst"]
+    gen = CaseGenerator(isa, 8)
+    batch = FN.NativeBatch(isa, gen)
+    for k in range(len(gen.states)):
+        gen.states[k] = gen._state()
+    gen.encapsulation_case()
+    gen.isolation_case()
+    res = batch.run(300, 1)
+    flags = dict(res.flagged)
+    for k, choice in enumerate(res.choices):
+        r = O.equivalence(isa, batch.case(choice))
+        assert bool(flags.get(k, 0) & FN.DIFFERS) == (r.failure is not None or r.out_of_domain), k
