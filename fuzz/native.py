@@ -13,7 +13,8 @@ the traps and the end. It also counts coverage on every bare step -- (instructio
 outcome), as `Coverage.probe` does, but on every case instead of a sample -- and the
 direct-execution ratio.
 
-A case that differs, or that emulated an instruction its ISA calls innocuous, is flagged
+A case that differs, or that emulated an instruction its ISA calls innocuous from a state
+its partition fits (the efficiency oracle's domain), is flagged
 with its choices; the campaign rebuilds it as a `Case` (`NativeBatch.case`) and hands it
 to the Python oracles, which locate the first differing step, check the domain and
 shrink. A flagged case the Python monitor runs equivalently is an *engine* disagreement,
@@ -126,7 +127,7 @@ int vcx_batch(const u64 *pool, int npool, int length, int budget,
         int suspect = 0;
         for (int k = 0; k <= VC_NINS; k++) {
             emulated += acct.emulated[k];
-            if (k < VC_NINS && acct.emulated[k] && innocuous[k]) suspect = 1;
+            if (k < VC_NINS && acct.emulated_fit[k] && innocuous[k]) suspect = 1;
         }
         flags[c] = (unsigned char)((same ? 0 : 1) | (suspect ? 2 : 0));
         totals[0] += (u64)sb;

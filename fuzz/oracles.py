@@ -245,13 +245,19 @@ class IsolationRig:
         self.outside = _gaps(sorted(lo_hi), total)
         widths = [isa.memories[n].width for n in self.c.layout.memories]
         self.states: list[list[int]] = []
-        self.pattern = [[x for lo, hi in self.outside for x in _pattern(lo, hi, w)] for w in widths]
+        #: per memory, per gap: the fill (computed once; resetting and checking are slice copies)
+        self._spans = [[_pattern(lo, hi, w) for lo, hi in self.outside] for w in widths]
+        self.pattern = [[x for span in spans for x in span] for spans in self._spans]
 
     def reset(self) -> None:
-        widths = [self.isa.memories[n].width for n in self.c.layout.memories]
-        for m, w in zip(self.host_mems, widths):
-            for lo, hi in self.outside:
-                m[lo:hi] = _pattern(lo, hi, w)
+        for m, spans in zip(self.host_mems, self._spans):
+            for (lo, hi), fill in zip(self.outside, spans):
+                m[lo:hi] = fill
+
+    def outside_intact(self) -> bool:
+        """Every cell outside the partitions still holds its pattern."""
+        return all(m[lo:hi] == fill for m, spans in zip(self.host_mems, self._spans)
+                   for (lo, hi), fill in zip(self.outside, spans))
 
     def outside_cells(self) -> list[list[int]]:
         return [[v for lo, hi in self.outside for v in m[lo:hi]] for m in self.host_mems]
@@ -353,7 +359,7 @@ def isolation(isa: Isa, case: Case, slice_: int = 4, depth: int = 1) -> Result:
     finals = []
     for guests in runs:
         final, _ = _schedule(ir, guests, slice_, case.budget)
-        if ir.outside_cells() != ir.pattern:
+        if not ir.outside_intact():
             return Result(_locate_containment(ir, guests, slice_, case.budget), steps=len(final[0][3]))
         finals.append(final)
     a, b = finals
@@ -368,9 +374,9 @@ def _locate_containment(ir: IsolationRig, guests: list[Case], slice_: int, budge
     addrs = ir.outside_addresses()
 
     def after(i: int, g: int, mnemonic: str, text: str) -> Optional[Failure]:
-        now = ir.outside_cells()
-        if now == ir.pattern:
+        if ir.outside_intact():
             return None
+        now = ir.outside_cells()
         cells = {}
         for m, (xa, xb) in enumerate(zip(ir.pattern, now)):
             for k, (va, vb) in enumerate(zip(xa, xb)):

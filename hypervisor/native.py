@@ -57,7 +57,12 @@ def unsupported(isa: Isa) -> Optional[str]:
 
 
 LOOPS = r"""
-typedef struct { u64 direct; u64 trapped[VC_NINS + 1]; u64 emulated[VC_NINS + 1]; u64 reflected[VC_NINS + 1]; } vc_acct;
+/* the Python Accounting's counts, plus emulations from a state the partition fits
+   (`IsaFacts.fits`): the efficiency oracle judges only those */
+typedef struct {
+    u64 direct; u64 trapped[VC_NINS + 1]; u64 emulated[VC_NINS + 1]; u64 reflected[VC_NINS + 1];
+    u64 emulated_fit[VC_NINS + 1];
+} vc_acct;
 
 /* the real machine: run until a trap (reported in *why as TRAP + cause, with *info, not
    entered), a halt (*why = HALT) or `budget` instructions (*why = -1); the count done */
@@ -78,7 +83,7 @@ static int vc_direct(u64 *V, vc_mem *P, vc_mem *G, u64 base, u64 size, vc_acct *
     int n = 0;
     for (;;) {
         u64 saved[VC_NSYS + 1];
-        int hw, idx;
+        int hw, idx, fit;
         u64 hinfo;
         vc_enter(V, base, size, saved);
         int k = vc_exec(V, P, budget - n, &hw, &hinfo);
@@ -86,10 +91,12 @@ static int vc_direct(u64 *V, vc_mem *P, vc_mem *G, u64 base, u64 size, vc_acct *
         n += k;
         acct->direct += k;
         if (hw < 0) { *why = -1; return n; }
+        fit = vc_fits(V, size);
         int r = vc_step(V, G, info, &idx);
         acct->trapped[idx]++;
         if (r == 0) {
             acct->emulated[idx]++;
+            if (fit) acct->emulated_fit[idx]++;
             n++;
             if (n >= budget) { *why = -1; return n; }
             continue;
@@ -162,6 +169,8 @@ def source(isa: Isa) -> CSource:
                  {"base": "base", "size": "size"}, exits=False, head=["vc_mem *M = 0; (void)M;", save], tail=())
     restore = " ".join(f"S[{i}] = saved[{k}];" for k, i in enumerate(sys_slots))
     src.add(f"static void vc_leave(u64 *S, const u64 *saved) {{ {restore} }}\n")
+    src.function("static int vc_fits(u64 *S, u64 size)", Effects(result=f.fits_expression()), {"size": "size"},
+                 exits=False, result_var="r", head=["u64 r = 0; vc_mem *M = 0; (void)M;"], tail=["return (int)r;"])
     modes = list(isa.modes)
     b = Builder(isa)
     mode_lines = []
@@ -199,7 +208,7 @@ class NativeRunner:
         ptrs = (U64P * len(arrays))(*[ctypes.cast(a, U64P) for a in arrays])
         ev = (I64 * (3 * max(1, budget)))()
         nev, steps = ctypes.c_int(), ctypes.c_int()
-        acct = (U64 * (1 + 3 * (self.n_ins + 1)))()
+        acct = (U64 * (1 + 4 * (self.n_ins + 1)))()
         m = (1 << 64) - 1
         base, size = (partition.base, partition.size) if partition else (0, 0)
         mask = self.facts._addr_mask
