@@ -115,6 +115,7 @@ class _Counts:
     isolation: int = 0
     encapsulation: int = 0
     out_of_domain: int = 0
+    engine_checked: int = 0
     ratio_hist: list[int] = dc_field(default_factory=lambda: [0] * Histogram.BINS)
     ratio_sum: float = 0.0
 
@@ -237,6 +238,18 @@ def _native_loop(cfg: CampaignConfig, gen: CaseGenerator, cov: Coverage, counts:
             counts.ratio_sum += res.ratio_sum
             counts.ratio_hist = [a + b for a, b in zip(counts.ratio_hist, res.ratio_hist)]
             cov.merge(res.hits)
+            # one unflagged pair per batch re-run on the Python monitor: the engines must agree
+            # there too, or a native bug would hide failures rather than invent them
+            pick = gen.rng.randrange(k)
+            flagged = dict(res.flagged)
+            if pick not in flagged:
+                counts.engine_checked += 1
+                r = O.equivalence(isa, batch.case(res.choices[pick]), cfg.depth)
+                if r.failure is not None:
+                    found(O.EQUIVALENCE, batch.case(res.choices[pick]), O.Failure(
+                        O.EQUIVALENCE, "<engine>", r.failure.step, r.failure.pc, r.failure.assembly,
+                        r.failure.difference, "the Python monitor diverges on a pair the native engine ran "
+                        "equivalently: an engine bug (report it with this case)"))
             for i, flag in res.flagged:
                 case = batch.case(res.choices[i])
                 r = O.equivalence(isa, case, cfg.depth)

@@ -78,6 +78,7 @@ class FuzzReport:
     isolation_cases: int = 0
     encapsulation_cases: int = 0
     out_of_domain: int = 0
+    engine_checked: int = 0  #: unflagged native pairs re-run on the Python monitor
     seconds: float = 0.0
     ratio_hist: list[int] = dc_field(default_factory=lambda: [0] * Histogram.BINS)
     ratio_sum: float = 0.0
@@ -104,6 +105,7 @@ class FuzzReport:
         self.isolation_cases += c["isolation"]
         self.encapsulation_cases += c["encapsulation"]
         self.out_of_domain += c["out_of_domain"]
+        self.engine_checked += c.get("engine_checked", 0)
         self.ratio_sum += c["ratio_sum"]
         self.ratio_hist = [a + b for a, b in zip(self.ratio_hist, c["ratio_hist"])]
 
@@ -163,7 +165,7 @@ class FuzzReport:
             "format": REPORT_FORMAT, "version": REPORT_VERSION, "virtcheck_version": __version__,
             "isa": self.isa, "vmm": self.vmm, "seed": self.seed, "workers": self.workers,
             "properties": self.properties, "budget": self.budget,
-            "engine": self.engine, "engine_note": self.engine_note,
+            "engine": self.engine, "engine_note": self.engine_note, "engine_checked": self.engine_checked,
             "programs": self.programs, "pairs": self.pairs, "instructions_executed": self.instructions_executed,
             "isolation_cases": self.isolation_cases, "encapsulation_cases": self.encapsulation_cases,
             "out_of_domain": self.out_of_domain, "seconds": round(self.seconds, 3),

@@ -123,3 +123,18 @@ def test_the_generators_own_cases_do_not_desynchronise_the_batch_pools():
     for k, choice in enumerate(res.choices):
         r = O.equivalence(isa, batch.case(choice))
         assert bool(flags.get(k, 0) & FN.DIFFERS) == (r.failure is not None or r.out_of_domain), k
+
+
+def test_a_divergence_the_native_engine_misses_is_reported(monkeypatch):
+    real = FN.NativeBatch.run
+
+    def none_flagged(self, n, seed):
+        res = real(self, n, seed)
+        res.flagged = []  # the engine "misses" every JRST1 divergence
+        return res
+
+    monkeypatch.setattr(FN.NativeBatch, "run", none_flagged)
+    r = run_campaign(_cfg("pg3-jrst", examples=2048 * 40, engine="native"))
+    assert r.engine_checked >= 30
+    assert [f.instruction for f in r.failures] == ["<engine>"]
+    assert "native engine ran equivalently" in r.to_json()["failures"][0]["detail"]
