@@ -119,8 +119,10 @@ def _refcounts(roots: Sequence[Expr]) -> dict[int, int]:
     return counts
 
 
-class _Emitter:
-    """Expression -> Python source, with shared subterms bound to temporaries once."""
+class SharedTerms:
+    """What every emitter shares: a subterm read more than once is bound to a temporary
+    the first time (``t1``, ``t2``, ... appended to ``lines`` by ``_tmp``) and named after.
+    Subclasses give the target language: ``_tmp`` and ``_code``."""
 
     def __init__(self, layout: Layout, roots: Sequence[Expr], operand_names: dict[str, str]):
         self.layout = layout
@@ -129,6 +131,27 @@ class _Emitter:
         self.lines: list[str] = []
         self.ops = operand_names
         self.n = 0
+
+    def _tmp(self, code: str) -> str:
+        raise NotImplementedError
+
+    def _code(self, e: Expr) -> str:
+        raise NotImplementedError
+
+    def value(self, e: Expr) -> str:
+        k = id(e)
+        if k in self.bound:
+            return self.bound[k]
+        code = self._code(e)
+        if self.counts.get(k, 0) > 1 and not isinstance(e, (E.Const, E.Field, E.Operand)):
+            name = self._tmp(code)
+            self.bound[k] = name
+            return name
+        return code
+
+
+class _Emitter(SharedTerms):
+    """Expression -> Python source, with shared subterms bound to temporaries once."""
 
     def _tmp(self, code: str) -> str:
         self.n += 1
@@ -147,17 +170,6 @@ class _Emitter:
                 word = "and" if e.op is Op.AND else "or"
                 return f"({self.cond(e.a)} {word} {self.cond(e.b)})"
         return self.value(e)
-
-    def value(self, e: Expr) -> str:
-        k = id(e)
-        if k in self.bound:
-            return self.bound[k]
-        code = self._code(e)
-        if self.counts.get(k, 0) > 1 and not isinstance(e, (E.Const, E.Field, E.Operand)):
-            name = self._tmp(code)
-            self.bound[k] = name
-            return name
-        return code
 
     def _code(self, e: Expr) -> str:
         if isinstance(e, E.Const):

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from virtcheck.isa import expr as E
-from virtcheck.isa.concrete import Layout, _refcounts
+from virtcheck.isa.concrete import Layout, SharedTerms
 from virtcheck.isa.errors import IsaError
 from virtcheck.isa.expr import Expr, Op, mask
 from virtcheck.isa.model import Isa
@@ -109,37 +109,21 @@ static inline u64 ASHR(u64 a, u64 s, int w, u64 m) {
 """
 
 
-class _CEmitter:
+class _CEmitter(SharedTerms):
     """Expression -> C, shared subterms bound once to ``const u64`` temporaries.
 
     Every node is pure (a load past a view reads 0), so evaluating both arms of an
     ``ite`` or a value before an exit's test changes nothing but cost."""
 
     def __init__(self, layout: Layout, roots: Sequence[Expr], operands: dict[str, str], mem_index: dict[str, int]):
-        self.layout = layout
-        self.counts = _refcounts(roots)
-        self.bound: dict[int, str] = {}
-        self.lines: list[str] = []
-        self.ops = operands
+        super().__init__(layout, roots, operands)
         self.mem = mem_index
-        self.n = 0
 
-    def tmp(self, code: str) -> str:
+    def _tmp(self, code: str) -> str:
         self.n += 1
         name = f"t{self.n}"
         self.lines.append(f"const u64 {name} = {code};")
         return name
-
-    def value(self, e: Expr) -> str:
-        k = id(e)
-        if k in self.bound:
-            return self.bound[k]
-        code = self._code(e)
-        if self.counts.get(k, 0) > 1 and not isinstance(e, (E.Const, E.Field, E.Operand)):
-            name = self.tmp(code)
-            self.bound[k] = name
-            return name
-        return code
 
     def _code(self, e: Expr) -> str:
         w = e.width
@@ -255,17 +239,17 @@ class CSource:
                     out.append(f"if ({c}) {{ *info = {info}; return {TRAP + self.causes.index(x.cause.name)}; }}")
         assigns: list[str] = []
         for st in eff.stores:
-            a, v = em.tmp(em.value(st.addr)), em.tmp(em.value(st.value))
+            a, v = em._tmp(em.value(st.addr)), em._tmp(em.value(st.value))
             assigns.append(f"ST(&M[{self.mem_index[st.memory]}], {a}, {v});")
         for bw in eff.bank_writes:
-            i, v = em.tmp(em.value(bw.index)), em.tmp(em.value(bw.value))
+            i, v = em._tmp(em.value(bw.index)), em._tmp(em.value(bw.value))
             assigns.append(f"S[{self.layout.index[f'{bw.bank}0']} + {i}] = {v};")
         for name, v in eff.writes.items():
             if isinstance(v, E.Field) and v.name == name:
                 continue
-            assigns.append(f"S[{self.layout.index[name]}] = {em.tmp(em.value(v))};")
+            assigns.append(f"S[{self.layout.index[name]}] = {em._tmp(em.value(v))};")
         if result_var is not None and eff.result is not None:
-            assigns.append(f"{result_var} = {em.tmp(em.value(eff.result))};")
+            assigns.append(f"{result_var} = {em._tmp(em.value(eff.result))};")
         flush()
         return out + assigns
 
