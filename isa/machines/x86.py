@@ -1067,10 +1067,12 @@ def _declare_partition(isa: Isa, ring: int, umip: bool, segmented: bool) -> None
     builds with the relocated base -- an LLDT or LTR of the guest's own descriptor would
     cache its unrelocated base (§3.5.1, §7.2.4) -- so their selectors are the monitor's.
 
-    That representation is exact while every segment base of the guest is 0 (``fits``):
-    the real machine relocates operand addresses (base + offset), the bare flat model does
-    not (its segments are flat, §3.2.1), and the two agree exactly when the guest's bases
-    are 0. The descriptor tables need not fit: only instructions that fault in the guest
+    That representation is exact while the guest's CS, SS and DS -- the segments the
+    model's instructions address through -- are flat: base 0, limit 4 GiB (``fits``; the
+    basic flat model, §3.2.1). The real machine relocates operand addresses (base + offset)
+    and checks them against the cut limits; the bare flat model does neither, and the two
+    agree exactly on flat segments (an access the cut limit refuses faults, and the monitor
+    runs it on the guest's state). ES, FS and GS address nothing here. The descriptor tables need not fit: only instructions that fault in the guest
     configuration, or that are sensitive and unprivileged (segment loads, LAR, LSL, VERR,
     VERW, far transfers), read them, and the latter are what the monitor cannot virtualize
     anyway -- a segment load from the relocated table puts the descriptor's *virtual* base
@@ -1114,10 +1116,11 @@ def _declare_partition(isa: Isa, ring: int, umip: bool, segmented: bool) -> None
                          guest_ring=ring, umip=umip, segmented=True)
     isa.partition(
         compose,
-        fits=lambda v, size: land(*[v.read(f"{s}_base") == 0 for s in SEGS]),
+        fits=lambda v, size: land(*[land(v.read(f"{s}_base") == 0, v.read(f"{s}_limit") == 0xFFFFFFFF)
+                                    for s in ("cs", "ss", "ds")]),
         doc=f"relocation through segmentation: segment caches, GDTR, IDTR, LDTR, TR at partition base + the "
             f"guest's base, limits cut at the partition's end, CPL {ring}, IOPL 0, IF 1, the monitor's CR0, "
-            f"LDTR and TR selectors; exact while every segment base of the guest is 0",
+            f"LDTR and TR selectors; exact while the guest's CS, SS and DS are flat (base 0, limit 4 GiB)",
         hardware=hardware, private=("io",))
 
 
