@@ -419,6 +419,29 @@ def _aggregate(name: str, per: dict[str, dict[str, Verdict]], witnesses: dict) -
                           {m: {k: v.value for k, v in c.items()} for m, c in per.items()})
 
 
+def _commutes(f: IsaFacts, ins: Instruction, budget: Budget) -> tuple[Verdict, Optional[MonitorWitness]]:
+    q, s, ops = _equivalence_query(f, ins)
+    v, model = _decide(q, budget)
+    return v, (_witness(f, ins, s, ops, model) if model is not None else None)
+
+
+def check_equivalence(isa: Isa, budget: Budget = Budget()) -> PropertyResult:
+    """PG's equivalence of the trap-and-emulate monitor on ``isa`` alone (the first part of
+    `check_monitor`): per instruction, whether the monitor's step commutes with the map f,
+    with a replayed witness for each that does not. Its violations are an independent
+    route to Theorem 1's: they should be exactly the sensitive, unprivileged instructions."""
+    isa.finalize()
+    f = facts(isa)
+    eq: dict[str, dict[str, Verdict]] = {}
+    eq_w: dict[str, MonitorWitness] = {}
+    for ins in isa.instructions:
+        v, w = _commutes(f, ins, budget)
+        eq[ins.mnemonic] = {"commutes": v}
+        if w is not None:
+            eq_w[ins.mnemonic] = w
+    return _aggregate("equivalence", eq, eq_w)
+
+
 def check_monitor(isa: Isa, budget: Budget = Budget()) -> MonitorResult:
     """Equivalence, isolation and efficiency of the trap-and-emulate monitor on ``isa``."""
     isa.finalize()
@@ -430,11 +453,10 @@ def check_monitor(isa: Isa, budget: Budget = Budget()) -> MonitorResult:
     direct: list[str] = []
     disjoint = _decide(_disjointness_query(f), budget)[0]
     for ins in isa.instructions:
-        q, s, ops = _equivalence_query(f, ins)
-        v, model = _decide(q, budget)
+        v, w = _commutes(f, ins, budget)
         eq[ins.mnemonic] = {"commutes": v}
-        if model is not None:
-            eq_w[ins.mnemonic] = _witness(f, ins, s, ops, model)
+        if w is not None:
+            eq_w[ins.mnemonic] = w
         resource = _decide_all(_resource_queries(f, ins), budget)
         if resource is Verdict.HOLDS and disjoint is Verdict.HOLDS:
             respect = Verdict.HOLDS  # writes stay in the own partition, which no other overlaps
@@ -456,6 +478,10 @@ def check_monitor(isa: Isa, budget: Budget = Budget()) -> MonitorResult:
     assumptions = [
         f"guest configuration: {isa.guest_doc}",
         f"partition: {isa.partition_doc or 'Isa.partition'}; base above the monitor's {f.reserved} cells",
+        *([f"the real machine runs partitioned guests as '{f.hardware.name}' (Isa.partition hardware)"]
+          if f.hardware is not isa else []),
+        *([f"private to each VM (never touched by a direct run, checked): {', '.join(isa.partition_private)}"]
+          if isa.partition_private else []),
         "equivalence and efficiency: virtual states whose translation fits their partition (Isa.partition fits)",
         "the instruction is fetched from the guest's memory at its pc",
     ]
