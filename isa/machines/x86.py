@@ -1080,7 +1080,8 @@ def _declare_partition(isa: Isa, ring: int, umip: bool, segmented: bool) -> None
     processor (``build(segmented=True)``); the I/O ports are private to each VM (every IN
     and OUT faults at CPL > IOPL)."""
 
-    def place(v, base, size, vbase, vlimit, width):
+    def place(base, size, vbase, vlimit, width):
+        """(base + vbase, vlimit cut at the partition's end); past the end: (base, 0)."""
         b, z = zext(base, W), zext(size, W)
         inside = ult(vbase, z)
         room = z - 1 - vbase
@@ -1090,12 +1091,12 @@ def _declare_partition(isa: Isa, ring: int, umip: bool, segmented: bool) -> None
     def compose(v, base, size):
         out = {"cpl": const(ring, 2), "IOPL": const(0, 2), "IF": const(1, 1)}
         for s in SEGS:
-            out[f"{s}_base"], out[f"{s}_limit"] = place(v, base, size, v.read(f"{s}_base"), v.read(f"{s}_limit"), W)
+            out[f"{s}_base"], out[f"{s}_limit"] = place(base, size, v.read(f"{s}_base"), v.read(f"{s}_limit"), W)
             attr = v.read(f"{s}_attr")
             out[f"{s}_attr"] = (attr & 0xFF9F) | (ring << 5) if s in ("cs", "ss") else attr
         for t in ("gdtr", "idtr", "ldtr", "tr"):
             width = isa.fields[f"{t}_limit"].width
-            out[f"{t}_base"], out[f"{t}_limit"] = place(v, base, size, v.read(f"{t}_base"), v.read(f"{t}_limit"),
+            out[f"{t}_base"], out[f"{t}_limit"] = place(base, size, v.read(f"{t}_base"), v.read(f"{t}_limit"),
                                                         width)
         out["ldtr"], out["tr"] = const(MONITOR_LDT, 16), const(MONITOR_TSS, 16)
         for b in CR0_BITS:

@@ -99,6 +99,23 @@ def test_guests_stay_in_their_partitions():
     assert _guest_view(a) == _guest_view(b)
 
 
+def test_kernel_snapshot_restores_mid_run(tmp_path):
+    from virtcheck.hypervisor import snapshot
+
+    _, bare = _bare()
+    top = Monitor(Machine(x86))
+    vm = top.create_vm(0x800)
+    vm.load(workloads.load(x86, "kernel"))
+    top.run(80)  # inside the task, after the first system call
+    assert not vm.halted
+    snapshot.save(vm, tmp_path / "vm.json")
+    other = Monitor(Machine(x86))
+    other.create_vm(0x400)  # the restored guest lands in another partition
+    again = snapshot.load(other, tmp_path / "vm.json")
+    other.run(10_000)
+    assert again.halted and again.partition.base == 0x400 and _same_as_bare(again, bare)
+
+
 def test_an_iret_to_ring_3_is_not_virtualized():
     """The same kernel with its task at ring 3: the kernel's IRET (RPL 3 = the real CPL)
     completes directly and the monitor's virtual CPL stays 0 -- IRET's Theorem 1 violation.
