@@ -205,3 +205,20 @@ def test_check_vmm_on_x86_reports_the_theorem_1_violations():
     assert sorted(mon["equivalence"]["violations"]) == sorted(res["theorems"]["1"]["violations"])
     assert mon["equivalence"]["undecided"] == []
     assert all(w["replayed"] for w in mon["equivalence"]["witnesses"].values())
+
+
+def test_partition_declaration_errors_are_one_line():
+    from virtcheck.isa.errors import IsaError
+    from virtcheck.isa.machines.pg3 import isa as pg3
+    from virtcheck.isa.machines.pg3 import jrst
+
+    odd = pg3.derive("pg3-odd", doc="pg3 with a private memory that does not exist")
+    with pytest.raises(IsaError, match=r"partition: private memory 'nope' is not declared \(declared: E\)"):
+        odd.partition(pg3.partition_fn, fits=pg3.partition_fits_fn, private=("nope",))
+    with pytest.raises(IsaError, match="at least one memory must be partitioned"):
+        odd.partition(pg3.partition_fn, fits=pg3.partition_fits_fn, private=("E",))
+    other = pg3.derive("pg3-other-hw", doc="pg3 whose partition hardware has another instruction table")
+    other.partition(pg3.partition_fn, fits=pg3.partition_fits_fn, hardware=jrst)
+    other.finalize()
+    assert facts(other).monitor_refusal() == ("ISA 'pg3-other-hw': its partition hardware 'pg3-jrst' declares "
+                                              "other instructions or encodings")
