@@ -22,6 +22,12 @@ memory. The monitor of ``virtcheck.hypervisor`` computes exactly this f.
 * **efficiency**: every instruction with no privileged-instruction trap in its semantics
   runs directly whenever its virtual run completes: the monitor never intervenes for it.
 
+Where the ISA names the hardware a partitioned guest runs with (``Isa.partition``'s
+``hardware``: IA-32's segmented model under the flat one), V steps with the ISA's own
+semantics -- what the bare machine does -- and R with the hardware's. Memories the ISA
+declares private to a VM (IA-32's I/O ports) are the VM's own copy on the V side and the
+machine's on the R side: a direct run that touched them would show as a difference.
+
 ``unknown`` is kept as unknown and never counts as a pass.
 """
 
@@ -34,8 +40,10 @@ import z3
 
 from virtcheck.checks.verdict import Budget, Verdict, solve
 from virtcheck.hypervisor.mapping import IsaFacts, facts
+from virtcheck.isa import expr as E
 from virtcheck.isa.asm import encode, format_instruction
 from virtcheck.isa.model import Instruction, Isa, Kind, Role
+from virtcheck.isa.semantics import build
 from virtcheck.isa.state import MachineState, Memory
 from virtcheck.isa.z3backend import SymState, SymStep, Translator, operand_domain, operand_vars, sym_effects, sym_step
 
@@ -120,22 +128,38 @@ class _Setting:
     """V, the partition, R = f(V), and the real memories, for one instruction query."""
 
     def __init__(self, f: IsaFacts, tag: str, *, real_mems: Optional[dict] = None,
-                 fields: Optional[dict] = None, base=None, size=None):
+                 fields: Optional[dict] = None, base=None, size=None, private: Optional[dict] = None,
+                 exact_memory: bool = False):
         isa = f.isa
-        w = min(m.addr_width for m in isa.memories.values())
+        w = f._addr_width()
         self.w = w
         self.B = base if base is not None else z3.BitVec(f"{tag}B", w)
         self.Z = size if size is not None else z3.BitVec(f"{tag}Z", w)
         self.RE = real_mems or {n: z3.Array(f"{tag}E.{n}", z3.BitVecSort(m.addr_width), z3.BitVecSort(m.width))
                                 for n, m in isa.memories.items()}
+        #: the memories a partition divides; the others are the VM's own copy (`VP`)
+        self.partitioned = [n for _, n in f.partitioned]
+        self.VP = private if private is not None else {
+            n: z3.Array(f"{tag}P.{n}", z3.BitVecSort(m.addr_width), z3.BitVecSort(m.width))
+            for n, m in isa.memories.items() if n not in self.partitioned}
         a = z3.BitVec(f"{tag}a", w)
-        vmem = {n: z3.Lambda([a], z3.Select(arr, self.B + a)) for n, arr in self.RE.items()}
+        # The VM's memory is its partition: a cell at or past the size reads 0 (`PartitionMemory`).
+        # By default V's cells past the size are left free instead (the real cells there): that
+        # only adds behaviours, so an unsat answer is still a proof, and the query is far
+        # easier; ``exact_memory`` states the zeros, for witnesses that must replay.
+        def view(n, arr):
+            cell = z3.Select(arr, self.B + a)
+            if exact_memory:
+                cell = z3.If(z3.ULT(a, self.Z), cell, z3.BitVecVal(0, isa.memories[n].width))
+            return z3.Lambda([a], cell)
+
+        vmem = {n: (view(n, arr) if n in self.partitioned else self.VP[n]) for n, arr in self.RE.items()}
         self.V = SymState(isa, f"{tag}v.", fields=fields, memories=vmem)
         tr = Translator(self.V, {"base": self.B, "size": self.Z})
         self.compose = {n: tr.bv(e) for n, e in f.compose_expressions()}
         self.fits = tr.bool(f.fits_expression())
         rf = {n: (self.V.fields[n] if d.role is Role.USER else self.compose[n]) for n, d in isa.fields.items()}
-        self.R = SymState(isa, f"{tag}r.", fields=rf, memories=dict(self.RE))
+        self.R = SymState(f.hardware, f"{tag}r.", fields=rf, memories=dict(self.RE))
         size = 1 << w
         self.well_formed = [
             z3.UGE(self.B, f.reserved), z3.UGT(self.Z, f.reserved),
@@ -146,12 +170,43 @@ class _Setting:
         return z3.ULT(x - self.B, self.Z)
 
 
+def _real(f: IsaFacts, ins: Instruction) -> Instruction:
+    """``ins`` as the partition hardware declares it (the same form; `IsaFacts.hardware`)."""
+    hw = f.hardware
+    return ins if hw is f.isa else hw.instructions[f.isa.instructions.index(ins)]
+
+
+def _pattern_cells(isa: Isa, ins: Instruction, ops: dict) -> list[z3.BitVecRef]:
+    """The code-memory cells of a variable-length form's pattern with symbolic operands."""
+    pat = ins.pattern
+    unit_bits = isa.unit
+    units = []
+    for k in range(pat.length):
+        u = z3.BitVecVal(pat.values[k], unit_bits)
+        for sl in pat.slots:
+            if sl.unit == k:
+                part = z3.Extract(sl.at + sl.bits - 1, sl.at, ops[sl.operand])
+                u = u | (z3.ZeroExt(unit_bits - sl.bits, part) << sl.lo) if sl.bits < unit_bits else u | part
+        units.append(u)
+    per = isa.cells_per_unit
+    cell = isa.memories[isa.code_memory].width  # type: ignore[index]
+    cells = []
+    for u in units:
+        parts = [z3.Extract(cell * (j + 1) - 1, cell * j, u) for j in range(per)]  # low cell first
+        cells += parts if isa.endian == "little" else list(reversed(parts))
+    return cells
+
+
 def _fetch_constraints(f: IsaFacts, s: _Setting, ins: Instruction, ops: dict) -> list:
-    """V fetches ``ins`` with ``ops``: the fetch translates and the code memory holds its word."""
+    """V fetches ``ins`` with ``ops``: the fetch translates and the code memory holds its word
+    (its pattern's cells, for a variable-length ISA)."""
     isa = f.isa
     fx = sym_effects(isa.fetch_effects, s.V, {})  # type: ignore[attr-defined]
     addr = fx.tr.bv(isa.fetch_effects.result)  # type: ignore[attr-defined]
     code = s.V.memories[isa.code_memory]
+    if isa.variable:
+        cells = _pattern_cells(isa, ins, ops)
+        return [fx.ok] + [z3.Select(code, addr + k) == c for k, c in enumerate(cells)]
     cell = isa.memories[isa.code_memory].width  # type: ignore[index]
     units = isa.units_per_word
     word = z3.BitVecVal(ins.opcode << (isa.word - isa.opcode_width), isa.word)
@@ -162,6 +217,31 @@ def _fetch_constraints(f: IsaFacts, s: _Setting, ins: Instruction, ops: dict) ->
     if fetched.size() != isa.word:
         fetched = z3.Extract(isa.word - 1, 0, fetched)
     return [fx.ok, fetched == word]
+
+
+def _real_fetch_constraints(f: IsaFacts, s: _Setting, ins: Instruction, ops: dict) -> list:
+    """R fetches the same form directly: every cell of it translates on the hardware and
+    holds the same value. Stated only when R steps with another ISA than V (IA-32: the
+    segmented fetch through CS and its cut limit); otherwise V's fetch and ``fits`` imply it.
+    A real fetch that faults is not a direct run: the monitor runs the step on V."""
+    hw = f.hardware
+    if hw is f.isa:
+        return []
+    code = hw.code_memory
+    mem = hw.memories[code]  # type: ignore[index]
+    vaddr = E.Operand.make("vaddr", mem.addr_width)
+    eff = build(hw, lambda m: m.translate(vaddr, 1, "fetch", code))
+    vfx = sym_effects(f.isa.fetch_effects, s.V, {})  # type: ignore[attr-defined]
+    vpc = vfx.tr.bv(f.isa.fetch_effects.result)  # type: ignore[attr-defined]
+    rpc = z3.Extract(mem.addr_width - 1, 0, s.R.fields[hw.pc_name]) if s.R.fields[hw.pc_name].size() > \
+        mem.addr_width else s.R.fields[hw.pc_name]
+    n = ins.length if hw.variable else hw.units_per_word
+    out = []
+    for k in range(n):
+        st = sym_effects(eff, s.R, {"vaddr": rpc + k})
+        out += [st.ok, z3.Select(s.R.memories[code], st.tr.bv(eff.result)) ==
+                z3.Select(s.V.memories[f.isa.code_memory], vpc + k)]
+    return out
 
 
 def _outcome_differs(a: SymStep, b: SymStep) -> z3.BoolRef:
@@ -176,11 +256,11 @@ def _outcome_differs(a: SymStep, b: SymStep) -> z3.BoolRef:
 
 # --- queries -----------------------------------------------------------------------------
 
-def _equivalence_query(f: IsaFacts, ins: Instruction) -> tuple[list, _Setting, dict]:
+def _equivalence_query(f: IsaFacts, ins: Instruction, exact: bool = False) -> tuple[list, _Setting, dict]:
     isa = f.isa
-    s = _Setting(f, "")
+    s = _Setting(f, "", exact_memory=exact)
     ops = operand_vars(ins)
-    vs, rs = sym_step(isa, ins, s.V, ops), sym_step(isa, ins, s.R, ops)
+    vs, rs = sym_step(isa, ins, s.V, ops), sym_step(f.hardware, _real(f, ins), s.R, ops)
     x = z3.BitVec("x", s.w)
     same = [vs.ok]
     for n, d in isa.fields.items():
@@ -188,11 +268,16 @@ def _equivalence_query(f: IsaFacts, ins: Instruction) -> tuple[list, _Setting, d
             same.append(vs.post.fields[n] == rs.post.fields[n])
         else:  # direct execution leaves the monitor's virtual system state as it was
             same.append(vs.post.fields[n] == s.V.fields[n])
-    for n in isa.memories:
-        held = z3.If(s.inside(x), z3.Select(vs.post.memories[n], x - s.B), z3.Select(s.RE[n], x))
-        same.append(z3.Select(rs.post.memories[n], x) == held)
+    for n, m in isa.memories.items():
+        if n in s.partitioned:
+            held = z3.If(s.inside(x), z3.Select(vs.post.memories[n], x - s.B), z3.Select(s.RE[n], x))
+            same.append(z3.Select(rs.post.memories[n], x) == held)
+        else:  # a private memory: direct execution changes neither the VM's copy nor the machine's
+            p = z3.BitVec(f"x.{n}", m.addr_width)
+            same += [z3.Select(vs.post.memories[n], p) == z3.Select(s.VP[n], p),
+                     z3.Select(rs.post.memories[n], p) == z3.Select(s.RE[n], p)]
     q = s.well_formed + operand_domain(ins, ops) + [s.fits] + _fetch_constraints(f, s, ins, ops) + \
-        [rs.ok, z3.Not(z3.And(*same))]
+        _real_fetch_constraints(f, s, ins, ops) + [rs.ok, z3.Not(z3.And(*same))]
     return q, s, ops
 
 
@@ -202,12 +287,16 @@ def _resource_queries(f: IsaFacts, ins: Instruction) -> list[list]:
     isa = f.isa
     s = _Setting(f, "")
     ops = operand_vars(ins)
-    rs = sym_step(isa, ins, s.R, ops)
+    real = _real(f, ins)
+    rs = sym_step(f.hardware, real, s.R, ops)
     pre = s.well_formed + operand_domain(ins, ops) + [rs.ok]
     system = [rs.post.fields[n] != s.R.fields[n] for n in isa.role_fields(Role.SYSTEM)]
     queries = [pre + [z3.Or(*system)]] if system else []
-    for st in ins.effects.stores:
-        queries.append(pre + [z3.Not(s.inside(rs.tr.bv(st.addr)))])
+    for st in real.effects.stores:
+        if st.memory in s.partitioned:
+            queries.append(pre + [z3.Not(s.inside(rs.tr.bv(st.addr)))])
+        else:  # a private memory is never the machine's to write directly
+            queries.append(pre)
     return queries
 
 
@@ -222,13 +311,13 @@ def _local_respect_query(f: IsaFacts, ins: Instruction) -> list:
     s = _Setting(f, "")
     ob, oz = z3.BitVec("o.B", s.w), z3.BitVec("o.Z", s.w)
     ops = operand_vars(ins)
-    rs = sym_step(isa, ins, s.R, ops)
+    rs = sym_step(f.hardware, _real(f, ins), s.R, ops)
     x = z3.BitVec("x", s.w)
     wide = lambda v: z3.ZeroExt(1, v)  # noqa: E731
     other = [z3.UGE(ob, f.reserved), z3.ULE(wide(ob) + wide(oz), 1 << s.w),
              z3.Or(z3.ULE(wide(s.B) + wide(s.Z), wide(ob)), z3.ULE(wide(ob) + wide(oz), wide(s.B)))]
     touched = [z3.And(z3.ULT(x - ob, oz), z3.Select(rs.post.memories[n], x) != z3.Select(s.RE[n], x))
-               for n in isa.memories]
+               for n in s.partitioned]
     # disjointness implies x is outside the running VM's partition; stating it (a consequence,
     # not an assumption) spares the solver re-deriving it through the bit-vector arithmetic
     lemma = z3.Implies(z3.ULT(x - ob, oz), z3.Not(s.inside(x)))
@@ -254,11 +343,13 @@ def _two_views(f: IsaFacts, ins: Instruction) -> tuple[list, SymStep, SymStep, _
     other = {n: z3.Array(f"b.E.{n}", z3.BitVecSort(m.addr_width), z3.BitVecSort(m.width))
              for n, m in isa.memories.items()}
     y = z3.BitVec("y", a.w)
-    mems_b = {n: z3.Lambda([y], z3.If(a.inside(y), z3.Select(a.RE[n], y), z3.Select(other[n], y)))
-              for n in isa.memories}
-    b = _Setting(f, "b.", real_mems=mems_b, fields=dict(a.V.fields), base=a.B, size=a.Z)
+    # the running VM's view: its partition and its private copies (not the machine's ports)
+    mems_b = {n: (z3.Lambda([y], z3.If(a.inside(y), z3.Select(a.RE[n], y), z3.Select(other[n], y)))
+                  if n in a.partitioned else other[n]) for n in isa.memories}
+    b = _Setting(f, "b.", real_mems=mems_b, fields=dict(a.V.fields), base=a.B, size=a.Z, private=a.VP)
     ops = operand_vars(ins)
-    ra, rb = sym_step(isa, ins, a.R, ops), sym_step(isa, ins, b.R, ops)
+    real = _real(f, ins)
+    ra, rb = sym_step(f.hardware, real, a.R, ops), sym_step(f.hardware, real, b.R, ops)
     x = z3.BitVec("x", a.w)
     return a.well_formed + operand_domain(ins, ops), ra, rb, a, x
 
@@ -273,7 +364,7 @@ def _step_consistency_query(f: IsaFacts, ins: Instruction) -> list:
     pre, ra, rb, a, x = _two_views(f, ins)
     differ = [ra.post.fields[n] != rb.post.fields[n] for n in isa.fields]
     differ += [z3.And(a.inside(x), z3.Select(ra.post.memories[n], x) != z3.Select(rb.post.memories[n], x))
-               for n in isa.memories]
+               for n in a.partitioned]
     return pre + [ra.ok, rb.ok, z3.Or(*differ)]
 
 
@@ -281,7 +372,7 @@ def _efficiency_query(f: IsaFacts, ins: Instruction) -> list:
     isa = f.isa
     s = _Setting(f, "")
     ops = operand_vars(ins)
-    vs, rs = sym_step(isa, ins, s.V, ops), sym_step(isa, ins, s.R, ops)
+    vs, rs = sym_step(isa, ins, s.V, ops), sym_step(f.hardware, _real(f, ins), s.R, ops)
     return s.well_formed + operand_domain(ins, ops) + [s.fits, vs.ok, z3.Not(rs.ok)]
 
 
@@ -299,8 +390,11 @@ def _witness(f: IsaFacts, ins: Instruction, s: _Setting, ops: dict, model: z3.Mo
     vals = {n: model.eval(v, model_completion=True).as_long() for n, v in ops.items()}
     base = model.eval(s.B, model_completion=True).as_long()
     size = model.eval(s.Z, model_completion=True).as_long()
-    real = SymState(isa, "", fields=s.V.fields, memories=s.RE).concrete(model)
-    mems = {n: Memory.from_list([m[(base + a) % (1 << s.w)] for a in range(size)]) for n, m in real.memories.items()}
+    real = SymState(isa, "", fields=s.V.fields,
+                    memories={n: (s.RE[n] if n in s.partitioned else s.VP[n]) for n in isa.memories}).concrete(model)
+    mems = {n: Memory.from_list([m[(base + a) % (1 << s.w)] for a in range(size)] if n in s.partitioned
+                                else [m[a] for a in range(isa.memories[n].size)])
+            for n, m in real.memories.items()}
     state = MachineState(real.fields, mems)
     values = [vals[o.name] for o in ins.operands]
     text = format_instruction(isa, ins, values)
@@ -332,6 +426,40 @@ def _aggregate(name: str, per: dict[str, dict[str, Verdict]], witnesses: dict) -
                           {m: {k: v.value for k, v in c.items()} for m, c in per.items()})
 
 
+def _commutes(f: IsaFacts, ins: Instruction, budget: Budget) -> tuple[Verdict, Optional[MonitorWitness]]:
+    """Equivalence of one instruction. The query leaves V's cells past its partition free
+    (`_Setting`); when a counterexample needs them (its witness does not replay: the
+    concrete VM reads 0 there), the exact query decides, so a failure is never built on
+    memory the VM does not have."""
+    q, s, ops = _equivalence_query(f, ins)
+    v, model = _decide(q, budget)
+    if model is None:
+        return v, None
+    w = _witness(f, ins, s, ops, model)
+    if w.replayed:
+        return v, w
+    q, s, ops = _equivalence_query(f, ins, exact=True)
+    v, model = _decide(q, budget)
+    return v, (_witness(f, ins, s, ops, model) if model is not None else None)
+
+
+def check_equivalence(isa: Isa, budget: Budget = Budget()) -> PropertyResult:
+    """PG's equivalence of the trap-and-emulate monitor on ``isa`` alone (the first part of
+    `check_monitor`): per instruction, whether the monitor's step commutes with the map f,
+    with a replayed witness for each that does not. Its violations are an independent
+    route to Theorem 1's: they should be exactly the sensitive, unprivileged instructions."""
+    isa.finalize()
+    f = facts(isa)
+    eq: dict[str, dict[str, Verdict]] = {}
+    eq_w: dict[str, MonitorWitness] = {}
+    for ins in isa.instructions:
+        v, w = _commutes(f, ins, budget)
+        eq[ins.mnemonic] = {"commutes": v}
+        if w is not None:
+            eq_w[ins.mnemonic] = w
+    return _aggregate("equivalence", eq, eq_w)
+
+
 def check_monitor(isa: Isa, budget: Budget = Budget()) -> MonitorResult:
     """Equivalence, isolation and efficiency of the trap-and-emulate monitor on ``isa``."""
     isa.finalize()
@@ -343,11 +471,10 @@ def check_monitor(isa: Isa, budget: Budget = Budget()) -> MonitorResult:
     direct: list[str] = []
     disjoint = _decide(_disjointness_query(f), budget)[0]
     for ins in isa.instructions:
-        q, s, ops = _equivalence_query(f, ins)
-        v, model = _decide(q, budget)
+        v, w = _commutes(f, ins, budget)
         eq[ins.mnemonic] = {"commutes": v}
-        if model is not None:
-            eq_w[ins.mnemonic] = _witness(f, ins, s, ops, model)
+        if w is not None:
+            eq_w[ins.mnemonic] = w
         resource = _decide_all(_resource_queries(f, ins), budget)
         if resource is Verdict.HOLDS and disjoint is Verdict.HOLDS:
             respect = Verdict.HOLDS  # writes stay in the own partition, which no other overlaps
@@ -369,6 +496,10 @@ def check_monitor(isa: Isa, budget: Budget = Budget()) -> MonitorResult:
     assumptions = [
         f"guest configuration: {isa.guest_doc}",
         f"partition: {isa.partition_doc or 'Isa.partition'}; base above the monitor's {f.reserved} cells",
+        *([f"the real machine runs partitioned guests as '{f.hardware.name}' (Isa.partition hardware)"]
+          if f.hardware is not isa else []),
+        *([f"private to each VM (never touched by a direct run, checked): {', '.join(isa.partition_private)}"]
+          if isa.partition_private else []),
         "equivalence and efficiency: virtual states whose translation fits their partition (Isa.partition fits)",
         "the instruction is fetched from the guest's memory at its pc",
     ]

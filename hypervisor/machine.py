@@ -61,16 +61,34 @@ class Machine:
         self._last = RunResult(HALTED, 0)
         self.level = 0  #: monitors under this executor
         self.tally: Tally = {}  #: what ran directly without a caller's tally (bare runs)
-        c = compiled(self.isa)
         #: `execute` without the `Stop` object (what a monitor above calls per trap):
         #: ``direct(S, budget, tally=None) -> RawStop``; the generated run loop itself
         self.direct: RunLoop
-        if self.isa.variable:
-            self._table: BlockTable | DecodeTable = DecodeTable(variable_fetch(c))
-            self.direct = make_variable_runloop(variable_fetch(c), self.mems, self.tally, self._table)
-        else:
-            self._table = BlockTable(block_compiler(c))
-            self.direct = make_runloop(c, self.mems, self.tally, self._table)
+        self.direct, self._table = self._runloop(self.isa)
+        #: run loops of the same memory under another model of this hardware (`direct_for`)
+        self._hardware: dict[int, tuple[Isa, RunLoop, BlockTable | DecodeTable]] = {}
+
+    def _runloop(self, isa: Isa) -> tuple[RunLoop, BlockTable | DecodeTable]:
+        c = compiled(isa)
+        if isa.variable:
+            table: BlockTable | DecodeTable = DecodeTable(variable_fetch(c))
+            return make_variable_runloop(variable_fetch(c), self.mems, self.tally, table), table
+        table = BlockTable(block_compiler(c))
+        return make_runloop(c, self.mems, self.tally, table), table
+
+    def direct_for(self, hardware: Isa) -> RunLoop:
+        """`direct` with the semantics of ``hardware``, on this machine's memory: the run
+        loop a monitor uses when the ISA names the hardware a partitioned guest runs with
+        (`Isa.partition`'s ``hardware``: IA-32's segmented model, where the flat one this
+        machine runs bare leaves segment bases out)."""
+        if hardware is self.isa:
+            return self.direct
+        if facts(self.isa).hardware is not hardware:
+            raise ValueError(f"ISA '{hardware.name}' is not the partition hardware of '{self.isa.name}'")
+        hit = self._hardware.get(id(hardware))
+        if hit is None or hit[0] is not hardware:
+            hit = self._hardware[id(hardware)] = (hardware, *self._runloop(hardware.finalize()))
+        return hit[1]
 
     # --- the executor face ------------------------------------------------------------
     @property
@@ -104,6 +122,8 @@ class Machine:
         self.halted = False
         self._last = RunResult(HALTED, 0)
         self._table.clear()  # new code: blocks are checked anyway, but rebuild counts restart
+        for _, _, table in self._hardware.values():
+            table.clear()
 
     def run(self, steps: int) -> RunResult:
         """Run the loaded program bare for at most ``steps`` completed instructions."""

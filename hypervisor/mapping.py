@@ -5,8 +5,14 @@
   partition composition (``Isa.partition``) of the virtual system state, memory is the
   partition;
 * the **monitor's own cells**: the physical cells the ISA's trap semantics read or write
-  (pg3: the PSW words and the info word), found in the trap effects, so the monitor can
-  keep them out of every guest's reach;
+  at constant addresses (pg3: the PSW words and the info word), found in the trap effects,
+  so the monitor can keep them out of every guest's reach. Trap semantics that address
+  memory through the state (IA-32: the gate at IDTR.base + 8 * vector) use cells the
+  composition maps into the guest's own partition; the monitor keeps none for them and
+  reflects such a trap by running the semantics over the guest's partition views;
+* the **hardware** the real machine runs a partitioned guest with (``Isa.partition``'s
+  ``hardware``: the ISA itself unless it abstracts a detail the partition makes visible)
+  and the **private** memories each VM gets its own copy of;
 * the **reset state**, the **timer** and its enabling predicate.
 
 The expressions are the ISA's own, compiled by the concrete backend's emitter
@@ -110,7 +116,10 @@ class IsaFacts:
         ix = self.layout.index
         self.user_slots = [ix[n] for n in isa.role_fields(Role.USER)]
         self.system_slots = [ix[n] for n in isa.role_fields(Role.SYSTEM)]
-        self.mem_size = min(self.layout.mem_size)
+        private = set(isa.partition_private)
+        #: (memory index, name) of the memories a partition divides (all but the private ones)
+        self.partitioned = [(k, n) for k, n in enumerate(self.layout.memories) if n not in private]
+        self.mem_size = min(self.layout.mem_size[k] for k, _ in self.partitioned)
         self._enabled = isa.timer_enabled_fn(Builder(isa)) if isa.timer_enabled_fn is not None else None
         self._addr_mask = E.mask(self._addr_width())
         self._represent: Any = None
@@ -130,9 +139,37 @@ class IsaFacts:
     # --- what only a monitor needs (derived on first use: a bare machine never asks) ---
     @cached_property
     def reserved(self) -> int:
-        """The low physical cells the ISA's trap semantics use (`reserved_cells`): the
-        monitor's own. Raises IsaError when they use a computed address."""
+        """The low physical cells the ISA's trap semantics use at constant addresses
+        (`reserved_cells`): the monitor's own."""
         return reserved_cells(self.isa)
+
+    @cached_property
+    def trap_reads_state(self) -> bool:
+        """The trap semantics address memory through the state (`trap_addresses_computed`):
+        a reflected trap runs them over the guest's partition views, not on a copy of the
+        low cells."""
+        return trap_addresses_computed(self.isa)
+
+    @cached_property
+    def hardware(self) -> Isa:
+        """The ISA the real machine runs a partitioned guest with (`Isa.partition`'s
+        ``hardware``, checked to have this ISA's state and instruction table)."""
+        hw = self.isa.partition_hardware
+        if hw is None or hw is self.isa:
+            return self.isa
+        hw.finalize()
+        isa = self.isa
+        mine = [(n, d.width, d.role) for n, d in isa.fields.items()]
+        theirs = [(n, d.width, d.role) for n, d in hw.fields.items()]
+        if mine != theirs or [(n, m.addr_width, m.width) for n, m in isa.memories.items()] != \
+                [(n, m.addr_width, m.width) for n, m in hw.memories.items()]:
+            raise IsaError(f"ISA '{isa.name}': its partition hardware '{hw.name}' declares other state "
+                           "(fields, roles or memories differ)")
+        if [(i.mnemonic, i.syntax, i.encoding_text, i.opcode) for i in isa.instructions] != \
+                [(i.mnemonic, i.syntax, i.encoding_text, i.opcode) for i in hw.instructions]:
+            raise IsaError(f"ISA '{isa.name}': its partition hardware '{hw.name}' declares other instructions "
+                           "or encodings")
+        return hw
 
     @cached_property
     def _compose(self) -> Optional[list[tuple[int, E.Expr]]]:
@@ -161,14 +198,23 @@ class IsaFacts:
         try:
             self.reserved
             self._compose
+            self.hardware
         except IsaError as exc:
             return str(exc)
         return None
 
+    @property
+    def largest_partition(self) -> int:
+        """The most cells a partition can have: its size is an address of the memories it
+        divides (an ISA whose trap semantics keep no low cells, IA-32, would otherwise
+        partition all of memory, one cell more than the size can say)."""
+        return (1 << self._addr_width()) - 1
+
     # --- the map f -------------------------------------------------------------------
 
     def _addr_width(self) -> int:
-        return min(m.addr_width for m in self.isa.memories.values())
+        """Address bits of a partition's base and size: those of the memories it divides."""
+        return min(self.isa.memories[n].addr_width for _, n in self.partitioned)
 
     def _build_compose(self) -> list[tuple[int, E.Expr]]:
         isa = self.isa
@@ -296,21 +342,28 @@ class ReferenceMap:
         return e is not None and bool(evaluate(e, _FlatState(self.f.layout, S, ()), {}))  # type: ignore[arg-type]
 
 
-def reserved_cells(isa: Isa) -> int:
-    """How many low physical cells the ISA's trap semantics use (their highest constant
-    address + 1): the real ones belong to the monitor, each guest has its own."""
-    top = -1
-    for cause, eff in isa.trap_effects.items():  # type: ignore[attr-defined]
-        addrs = [("store", s.addr) for s in eff.stores]
+def _trap_addresses(isa: Isa) -> list[E.Expr]:
+    out: list[E.Expr] = []
+    for eff in isa.trap_effects.values():  # type: ignore[attr-defined]
+        out += [s.addr for s in eff.stores]
         for root in eff.roots():
-            addrs += [("load", n.addr) for n in E.walk(root) if isinstance(n, E.Load)]
-        for kind, a in addrs:
-            if not isinstance(a, E.Const):
-                raise IsaError(f"ISA '{isa.name}': its trap semantics (cause '{cause}') {kind} at a computed "
-                               "physical address: a trap-and-emulate monitor cannot tell which cells to keep "
-                               "for itself")
-            top = max(top, a.value)
-    return top + 1
+            out += [n.addr for n in E.walk(root) if isinstance(n, E.Load)]
+    return out
+
+
+def reserved_cells(isa: Isa) -> int:
+    """How many low physical cells the ISA's trap semantics use at constant addresses
+    (their highest + 1): the real ones belong to the monitor, each guest has its own.
+    Addresses computed from the state (IA-32's IDT gate at IDTR.base + 8 * vector) name
+    no cell of the monitor's: the composition maps the registers they are computed from
+    into the guest's partition, and a reflected trap reads the guest's own table there."""
+    consts = [a.value for a in _trap_addresses(isa) if isinstance(a, E.Const)]
+    return max(consts, default=-1) + 1
+
+
+def trap_addresses_computed(isa: Isa) -> bool:
+    """Some trap semantics address memory through the state, not at a constant."""
+    return any(not isinstance(a, E.Const) for a in _trap_addresses(isa))
 
 
 _facts: dict[int, IsaFacts] = {}

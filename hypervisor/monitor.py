@@ -17,8 +17,13 @@ own compiled semantics, on the virtual state and partition --
   for a monitor stacked on this one, handles it itself;
 * it halts: the virtual machine halts.
 
-The monitor's own memory is the executor's low cells the ISA's trap semantics use
-(`mapping.reserved_cells`); partitions start above it and never overlap.
+The monitor's own memory is the executor's low cells the ISA's trap semantics use at
+constant addresses (`mapping.reserved_cells`); partitions start above it and never
+overlap. Trap semantics that address memory through the state (IA-32's IDT) are reflected
+over the guest's partition views. Memories the ISA declares private to a VM (IA-32's I/O
+ports) are a copy per VM instead of a partition. When the ISA names the hardware its
+partitioned guests run with (`Isa.partition`'s ``hardware``), direct execution and the
+monitor's own steps use its semantics.
 
 A monitor may run on a VM of another monitor (`VirtualMachine.hosted`); then running
 that VM means running the monitor on it for the VM's time slice (`Monitor.run_for`), so
@@ -64,9 +69,15 @@ class VirtualMachine:
         self.partition = partition
         host = monitor.host
         self.level: int = getattr(host, "level", 0) + 1  #: monitors under this VM's guest
-        self.mems = [PartitionMemory(m, partition.base, partition.size) for m in host_memories(host)]
+        private = set(self.isa.partition_private)
+        sizes = self.facts.layout.mem_size
+        self.mems = [PartitionMemory([0] * sizes[k], 0, sizes[k]) if name in private
+                     else PartitionMemory(m, partition.base, partition.size)
+                     for k, (name, m) in enumerate(zip(self.facts.layout.memories, host_memories(host)))]
         self._code = self.facts.layout.memories.index(self.isa.code_memory)
-        self._c = compiled(self.isa)
+        #: the hardware this VM presents (`IsaFacts.hardware`): its own steps, and direct runs below
+        self.hardware = self.facts.hardware
+        self._c = compiled(self.hardware)
         self._decode = _decode_table(self._c)
         self._fetch = self._c.fetch
         self._code_mem = self.mems[self._code]
@@ -80,11 +91,12 @@ class VirtualMachine:
         self.account = Accounting()
         self.halted = False
         self.hosted: Optional["Monitor"] = None  #: the monitor running on this VM, if any
-        self._host_direct = direct_of(host)
+        self._host_direct = hardware_direct(host, self.hardware)
         #: the map f into this partition, in place (`IsaFacts.entering`)
         self._map = self.facts.entering(partition)
         r = self.facts.reserved
-        self._low = [(m.physical, m.offset, m.offset + r) for m in self.mems]
+        #: None when the trap semantics address memory through the state (`_enter`)
+        self._low = None if self.facts.trap_reads_state else [(m.physical, m.offset, m.offset + r) for m in self.mems]
 
     @property
     def account(self) -> Accounting:
@@ -146,11 +158,23 @@ class VirtualMachine:
             acct.halted += 1  # any other result is a halt (see machine.is_halt)
             return (HALTED, n, None, 0, False)
 
+    def direct_for(self, hardware: Any) -> Any:
+        """`direct`, for a monitor on this VM: the VM already presents its ISA's partition
+        hardware (`IsaFacts.hardware`)."""
+        if hardware is not self.hardware:
+            raise MonitorError(f"VM {self.index} presents '{self.hardware.name}', not '{hardware.name}'")
+        return self.direct
+
     def _enter(self, cause: str, S: list[int], info: int) -> None:
-        """The ISA's trap semantics on the virtual state: they touch only the partition's
-        first `reserved` cells (constant addresses, `mapping.reserved_cells`), so they run
-        on a plain copy of those, written back after -- not through `PartitionMemory`."""
+        """The ISA's trap semantics on the virtual state. When they touch only the
+        partition's first `reserved` cells (constant addresses, `mapping.reserved_cells`),
+        they run on a plain copy of those, written back after; when they address memory
+        through the state (IA-32: the gate at IDTR.base + 8 * vector, in the guest's own
+        IDT) they run over the partition views, which keep every access inside."""
         spans = self._low
+        if spans is None:
+            self._c.trap_entry[cause](S, *self.mems, info)
+            return
         if len(spans) == 1:
             phys, lo, hi = spans[0]
             cells = phys[lo:hi]
@@ -220,6 +244,19 @@ def host_memories(host: Executor) -> list[Any]:
     return list(host.mems)  # type: ignore[attr-defined]
 
 
+def hardware_direct(host: Executor, hardware: Any) -> Any:
+    """``direct`` of ``host`` running ``hardware``'s semantics: the host's own when it runs
+    that ISA, else its ``direct_for`` (a `Machine` of the flat model gives a run loop of
+    the segmented one on the same memory)."""
+    if host.isa is hardware:
+        return direct_of(host)
+    fn = getattr(host, "direct_for", None)
+    if fn is None:
+        raise MonitorError(f"the executor under the monitor runs '{host.isa.name}' and cannot run "
+                           f"'{hardware.name}', the hardware its partitioned guests need")
+    return fn(hardware)
+
+
 def _word(isa: Any, code: Any, a: int) -> int:
     units = isa.units_per_word
     if units == 1:
@@ -285,10 +322,14 @@ class Monitor:
         """A new VM with a partition of ``size`` cells (default: all that is free) above
         every other partition and the monitor's own cells."""
         reserved = self.facts.reserved
+        largest = self.facts.largest_partition
         if base is None:
             base = self._next_free
         if size is None:
-            size = self.host.memory_size - base
+            size = min(self.host.memory_size - base, largest)
+        if size > largest:
+            raise MonitorError(f"a partition's size is an address ({largest.bit_length()} bits): at most "
+                               f"{largest} cells, not {size}")
         if size <= reserved:
             raise MonitorError(f"a partition needs more than the {reserved} cells the trap semantics use; "
                                f"{size} requested ({self.free} free of {self.host.memory_size})")
@@ -306,7 +347,7 @@ class Monitor:
 
     def create_vms(self, n: int) -> list[VirtualMachine]:
         """``n`` VMs splitting the free memory equally."""
-        size = self.free // n
+        size = min(self.free // n, self.facts.largest_partition)
         return [self.create_vm(size) for _ in range(n)]
 
     def run(self, steps: int) -> dict[int, RunResult]:

@@ -221,6 +221,8 @@ class Isa:
         self.partition_fn: Optional[Callable] = None
         self.partition_fits_fn: Optional[Callable] = None
         self.partition_doc = ""
+        self.partition_hardware: Optional["Isa"] = None
+        self.partition_private: tuple[str, ...] = ()
         self.timer_cause: Optional[str] = None
         self.timer_enabled_fn: Optional[ModePredicate] = None
         self.timer_period = 0
@@ -344,7 +346,8 @@ class Isa:
                 raise IsaError(f"reset names undeclared field '{name}'", where=_caller())
         self.reset_fields = dict(fields)
 
-    def partition(self, compose: Callable, *, fits: Callable, doc: str = "") -> None:
+    def partition(self, compose: Callable, *, fits: Callable, doc: str = "", hardware: Optional["Isa"] = None,
+                  private: tuple[str, ...] = ()) -> None:
         """How a monitor confines a guest to a partition of physical memory with the ISA's
         own translation.
 
@@ -355,10 +358,28 @@ class Isa:
         under which that composition is exact (the guest's translation stays inside its
         ``size`` cells). Both are written in the language, so the concrete executor and the
         Z3 proofs of the monitor read the same definition.
+
+        ``hardware``: the ISA whose semantics the real machine runs a partitioned guest
+        with, when this one abstracts a hardware detail that the partition makes visible
+        (IA-32's flat model drops segment bases from operand addresses; a guest relocated
+        through segmentation runs with bases that are not 0). It must have this ISA's
+        state, instructions and encodings; by default it is this ISA. ``private``: the
+        memories a monitor gives each VM a copy of instead of a partition, because the
+        guest configuration never reaches them directly (IA-32's I/O ports: IN and OUT
+        fault at CPL > IOPL); the monitor's proofs check that no direct run touches them.
         """
+        for name in private:
+            if name not in self.memories:
+                raise IsaError(f"partition: private memory '{name}' is not declared "
+                               f"(declared: {', '.join(self.memories) or 'none'})", where=_caller())
+        if set(private) >= set(self.memories):
+            raise IsaError("partition: at least one memory must be partitioned, not every one private",
+                           where=_caller())
         self.partition_fn = compose
         self.partition_fits_fn = fits
         self.partition_doc = doc
+        self.partition_hardware = hardware
+        self.partition_private = tuple(private)
 
     def timer(self, cause: Cause | str, *, enabled: ModePredicate, period: int, doc: str = "") -> None:
         """An interval timer outside the instruction semantics: after every ``period``
@@ -467,6 +488,7 @@ class Isa:
         ]
         for attr in ("opcode_width", "supervisor", "guest_fn", "guest_doc", "pc_name", "code_memory",
                      "translate_fn", "trap_fn", "partition_fn", "partition_fits_fn", "partition_doc",
+                     "partition_hardware", "partition_private",
                      "timer_cause", "timer_enabled_fn", "timer_period"):
             setattr(new, attr, getattr(self, attr))
         new.reset_fields = dict(self.reset_fields)

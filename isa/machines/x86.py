@@ -49,10 +49,19 @@ FLAG_BITS = {"CF": 0, "PF": 2, "AF": 4, "ZF": 6, "SF": 7, "TF": 8, "IF": 9, "DF"
 MSR_TSC, MSR_SYSENTER_CS, MSR_SYSENTER_ESP, MSR_SYSENTER_EIP = 0x10, 0x174, 0x175, 0x176
 
 
-def build(name: str, *, doc: str, source: str, guest_ring: int = 3, umip: bool = False, vmx: bool = False) -> Isa:
+def build(name: str, *, doc: str, source: str, guest_ring: int = 3, umip: bool = False, vmx: bool = False,
+          segmented: bool = False) -> Isa:
     """One IA-32 machine. ``guest_ring``: the ring a deprivileged guest kernel runs in
     (IOPL 0 < CPL, CR4.TSD = 1); ``umip``: the processor has CR4.UMIP and the monitor sets it;
-    ``vmx``: VT-x, the guest runs in VMX non-root operation at its own CPL."""
+    ``vmx``: VT-x, the guest runs in VMX non-root operation at its own CPL.
+
+    ``segmented``: the same machine with the detail the flat model leaves out -- every
+    operand address is an offset into the segment its instruction uses, relocated by the
+    segment's cached base and checked against its limit (SDM Vol. 3A §3.4.3, §5.3), fetch
+    through CS, descriptor-table reads at linear addresses (§3.5.1, §6.10). With every base
+    0 and every limit 4 GiB (the basic flat model, §3.2.1) it is the flat model exactly. A
+    monitor that confines a guest through segmentation runs it on this machine
+    (``Isa.partition(hardware=...)``); classification uses the flat model."""
     isa = Isa(name, word=W, unit=8, endian="little", doc=doc, source=source)
 
     # In VMX the architectural registers are the running context's own: the processor swaps
@@ -172,6 +181,17 @@ def build(name: str, *, doc: str, source: str, guest_ring: int = 3, umip: bool =
         m.cpl = const(0, 2)
         m.IF = const(0, 1)
 
+    if segmented:
+        @isa.translate
+        def translate(m, vaddr, units, access):
+            """Instruction fetch through CS: linear = CS.base + EIP, #GP(0) past CS.limit (SDM
+            Vol. 3A §3.4.3). Operands name their own segment (``seg_load``) and descriptor
+            tables are linear, so nothing else is translated here; nor are I/O ports."""
+            if access != "fetch":
+                return vaddr
+            m.trap_if(ugt(zext(vaddr, W + 1) + (units - 1), zext(m.cs_limit, W + 1)), GPO)
+            return addr(m.cs_base) + vaddr
+
     # --- helpers ----------------------------------------------------------------------------
     def nonroot_exit(m, ctl):
         """VM exit when in VMX non-root operation and control ``ctl`` is 1 (None: unconditional)."""
@@ -195,15 +215,48 @@ def build(name: str, *, doc: str, source: str, guest_ring: int = 3, umip: bool =
     def addr(x):
         return resize(x, MEM)
 
+    def seg_linear(m, seg, off, units):
+        """The linear address of ``units`` bytes at offset ``off`` of segment ``seg``: base +
+        offset, #GP(0) (#SS(0) for SS) when the last byte is past the limit (expand-up
+        segments; SDM Vol. 3A §3.4.3, §5.3). Paging is off, so linear = physical (§3.1)."""
+        last = zext(off, W + 1) + (units - 1)
+        m.trap_if(ugt(last, zext(m.read(f"{seg}_limit"), W + 1)), SSF if seg == "ss" else GPO)
+        return addr(m.read(f"{seg}_base") + off)
+
+    def seg_load(m, seg, off, units):
+        """An operand read through ``seg`` (the flat model: at the offset itself)."""
+        if not segmented:
+            return m.load(addr(off), units=units)
+        return m.phys_load(seg_linear(m, seg, off, units), units=units)
+
+    def seg_store(m, seg, off, value, units):
+        """An operand write through ``seg`` (the flat model: at the offset itself)."""
+        if not segmented:
+            m.store(addr(off), value, units=units)
+        else:
+            m.phys_store(seg_linear(m, seg, off, units), value, units=units)
+
+    def linear_load(m, a, units):
+        """A descriptor-table or IDT read: GDTR, LDTR and IDTR hold linear base addresses,
+        not offsets into a segment (SDM Vol. 3A §3.5.1, §6.10). The flat model reads them
+        like any other address (the same cells, since its segments are flat)."""
+        return m.phys_load(addr(a), units=units) if segmented else m.load(addr(a), units=units)
+
+    def linear_store(m, a, value):
+        if segmented:
+            m.phys_store(addr(a), value)
+        else:
+            m.store(addr(a), value)
+
     def push32(m, values):
-        """Push 32-bit ``values`` in order (ESP decreases by 4 each)."""
+        """Push 32-bit ``values`` in order (ESP decreases by 4 each) through SS."""
         esp = m.r[4]
         for k, v in enumerate(values, 1):
-            m.store(addr(esp - 4 * k), v, units=4)
+            seg_store(m, "ss", esp - 4 * k, v, 4)
         m.r[4] = esp - 4 * len(values)
 
     def pop32(m, k=0):
-        return m.load(addr(m.r[4] + 4 * k), units=4)
+        return seg_load(m, "ss", m.r[4] + 4 * k, 4)
 
     def sel_of(m, k):
         return m.cs if k == CS else m.ss if k == SS else m.read(SEGS[k])
@@ -214,7 +267,7 @@ def build(name: str, *, doc: str, source: str, guest_ring: int = 3, umip: bool =
         base = ite(ti, m.ldtr_base, m.gdtr_base)
         limit = ite(ti, m.ldtr_limit, zext(m.gdtr_limit, W))
         off = zext(sel & 0xFFF8, W)
-        return ule(off + 7, limit), m.load(addr(base + off), units=8)
+        return ule(off + 7, limit), linear_load(m, base + off, 8)
 
     class D:
         """Fields of a descriptor (SDM Vol. 3A §3.4.5, Figure 3-8)."""
@@ -392,12 +445,12 @@ def build(name: str, *, doc: str, source: str, guest_ring: int = 3, umip: bool =
     @isa.instruction("MOV {rd}, [{disp}]", encoding="8B [00 {rd:3} 101] {disp:32}", rd=R, disp=Imm(32))
     def MOV_r_m(m, rd, disp):
         """MOV r32, m32 with a 32-bit absolute displacement (SDM Vol. 2B MOV, 8B /r, mod 00 r/m 101)."""
-        m.r[rd] = m.load(addr(disp), units=4)
+        m.r[rd] = seg_load(m, "ds", disp, 4)
 
     @isa.instruction("MOV [{disp}], {rs}", encoding="89 [00 {rs:3} 101] {disp:32}", rs=R, disp=Imm(32))
     def MOV_m_r(m, rs, disp):
         """MOV m32, r32 with a 32-bit absolute displacement (SDM Vol. 2B MOV, 89 /r)."""
-        m.store(addr(disp), m.r[rs], units=4)
+        seg_store(m, "ds", disp, m.r[rs], 4)
 
     def alu(name, opcode, fn, doc, flags="arith", sub=False, write=True):
         def sem(m, rd, rs):
@@ -534,7 +587,7 @@ def build(name: str, *, doc: str, source: str, guest_ring: int = 3, umip: bool =
         (a CALL-kind trap: delivery is the trap entry)."""
         off = zext(n, W) << 3
         err = off + 2
-        gate = m.load(addr(m.idtr_base + off), units=8)
+        gate = linear_load(m, m.idtr_base + off, 8)
         m.trap_if(ugt(off + 7, zext(m.idtr_limit, W)), GPO, info=err)
         m.trap_if(ugt(m.cpl, gate[46:45]), GP, info=err)
         m.trap_if(gate[47] == 0, NP, info=err)
@@ -679,21 +732,21 @@ def build(name: str, *, doc: str, source: str, guest_ring: int = 3, umip: bool =
         privileged; #GP(0) at CPL > 0 when CR4.UMIP = 1."""
         umip_check(m)
         nonroot_exit(m, "ctl_desc")
-        m.store(addr(disp), concat(m.gdtr_base, m.gdtr_limit), units=6)
+        seg_store(m, "ds", disp, concat(m.gdtr_base, m.gdtr_limit), 6)
 
     @isa.instruction("SIDT [{disp}]", encoding="0F 01 [00 001 101] {disp:32}", disp=Imm(32))
     def SIDT_m(m, disp):
         """SIDT m (SDM Vol. 2B SIDT, 0F 01 /1): like SGDT, for IDTR."""
         umip_check(m)
         nonroot_exit(m, "ctl_desc")
-        m.store(addr(disp), concat(m.idtr_base, m.idtr_limit), units=6)
+        seg_store(m, "ds", disp, concat(m.idtr_base, m.idtr_limit), 6)
 
     @isa.instruction("LGDT [{disp}]", encoding="0F 01 [00 010 101] {disp:32}", disp=Imm(32))
     def LGDT_m(m, disp):
         """LGDT m16&32 (SDM Vol. 2A LGDT, 0F 01 /2): #GP(0) if CPL != 0."""
         ring0(m)
         nonroot_exit(m, "ctl_desc")
-        v = m.load(addr(disp), units=6)
+        v = seg_load(m, "ds", disp, 6)
         m.gdtr_limit = v[15:0]
         m.gdtr_base = v[47:16]
 
@@ -702,7 +755,7 @@ def build(name: str, *, doc: str, source: str, guest_ring: int = 3, umip: bool =
         """LIDT m16&32 (SDM Vol. 2A LIDT, 0F 01 /3): #GP(0) if CPL != 0."""
         ring0(m)
         nonroot_exit(m, "ctl_desc")
-        v = m.load(addr(disp), units=6)
+        v = seg_load(m, "ds", disp, 6)
         m.idtr_limit = v[15:0]
         m.idtr_base = v[47:16]
 
@@ -750,7 +803,7 @@ def build(name: str, *, doc: str, source: str, guest_ring: int = 3, umip: bool =
         m.trap_if(null(sel), GPO)
         m.trap_if(lor(sel[2] == 1, lnot(inl), d.s, d.type != 9), GPO, info=err)
         m.trap_if(lnot(d.p), NP, info=err)
-        m.store(addr(m.gdtr_base + zext(sel & 0xFFF8, W) + 5), raw[47:40] | 0x02)
+        linear_store(m, m.gdtr_base + zext(sel & 0xFFF8, W) + 5, raw[47:40] | 0x02)
         m.tr = sel
         m.tr_base = d.base
         m.tr_limit = d.limit
@@ -984,7 +1037,92 @@ def build(name: str, *, doc: str, source: str, guest_ring: int = 3, umip: bool =
     isa.reset(cpl=0, cr0_pe=1, cr0_et=1, gdtr_limit=0xFFFF, idtr_limit=0x7FF,
               cs_limit=0xFFFFFFFF, ss_limit=0xFFFFFFFF, ds_limit=0xFFFFFFFF, es_limit=0xFFFFFFFF,
               cs_attr=0xCF9B, ss_attr=0xCF93, ds_attr=0xCF93, es_attr=0xCF93)
+    if not vmx:
+        _declare_partition(isa, guest_ring, umip, segmented)
     return isa
+
+
+#: the selectors the monitor loads LDTR and TR with (see `_declare_partition`): GDT entries
+#: 510 and 511, which it keeps for itself
+MONITOR_LDT, MONITOR_TSS = 0x0FF0, 0x0FF8
+#: the CR0 the monitor runs every guest with: PE (protected mode), MP, ET (hard-wired since
+#: the i486) and NE (native FPU error reporting); the guest's own CR0 is virtual
+MONITOR_CR0 = {"pe": 1, "mp": 1, "et": 1, "ne": 1}
+
+
+def _declare_partition(isa: Isa, ring: int, umip: bool, segmented: bool) -> None:
+    """How a 1990s monitor confines an IA-32 guest without VT-x, paging off: relocation
+    through segmentation (SDM Vol. 3A ch. 3, ch. 5).
+
+    The guest's linear space is the partition ``[base, base + size)``. The composition gives
+    each register that holds a linear address the partition's view of it: the six segment
+    caches get base + the guest's base, GDTR, IDTR, LDTR and TR base + the guest's base;
+    every limit is cut so that the last byte it admits is the partition's last (a base
+    already past the partition becomes the partition's first byte with limit 0), so no
+    access through them leaves it. The guest runs deprivileged as the guest configuration
+    says: CPL = the guest ring (CS and SS descriptors with that DPL, §5.5), IOPL = 0 < CPL
+    so CLI, STI, IN, OUT fault (§5.9 and Vol. 1 §19.5), IF = 1 (the monitor takes its
+    interrupts), CR4.TSD = 1 (and UMIP where the processor has it), CR0 the monitor's
+    (``MONITOR_CR0``). LDTR and TR are loaded by the monitor itself from descriptors it
+    builds with the relocated base -- an LLDT or LTR of the guest's own descriptor would
+    cache its unrelocated base (§3.5.1, §7.2.4) -- so their selectors are the monitor's.
+
+    That representation is exact while the guest's CS, SS and DS -- the segments the
+    model's instructions address through -- are flat: base 0, limit 4 GiB (``fits``; the
+    basic flat model, §3.2.1). The real machine relocates operand addresses (base + offset)
+    and checks them against the cut limits; the bare flat model does neither, and the two
+    agree exactly on flat segments (an access the cut limit refuses faults, and the monitor
+    runs it on the guest's state). ES, FS and GS address nothing here. The descriptor tables need not fit: only instructions that fault in the guest
+    configuration, or that are sensitive and unprivileged (segment loads, LAR, LSL, VERR,
+    VERW, far transfers), read them, and the latter are what the monitor cannot virtualize
+    anyway -- a segment load from the relocated table puts the descriptor's *virtual* base
+    into the real cache, unrelocated. The real machine is the segmented model of the same
+    processor (``build(segmented=True)``); the I/O ports are private to each VM (every IN
+    and OUT faults at CPL > IOPL)."""
+
+    def place(base, size, vbase, vlimit, width):
+        """(base + vbase, vlimit cut at the partition's end); past the end: (base, 0)."""
+        b, z = zext(base, W), zext(size, W)
+        inside = ult(vbase, z)
+        room = z - 1 - vbase
+        limit = ite(ule(zext(vlimit, W), room), zext(vlimit, W), room)
+        return ite(inside, b + vbase, b), resize(ite(inside, limit, const(0, W)), width)
+
+    def compose(v, base, size):
+        out = {"cpl": const(ring, 2), "IOPL": const(0, 2), "IF": const(1, 1)}
+        for s in SEGS:
+            out[f"{s}_base"], out[f"{s}_limit"] = place(base, size, v.read(f"{s}_base"), v.read(f"{s}_limit"), W)
+            attr = v.read(f"{s}_attr")
+            out[f"{s}_attr"] = (attr & 0xFF9F) | (ring << 5) if s in ("cs", "ss") else attr
+        for t in ("gdtr", "idtr", "ldtr", "tr"):
+            width = isa.fields[f"{t}_limit"].width
+            out[f"{t}_base"], out[f"{t}_limit"] = place(base, size, v.read(f"{t}_base"), v.read(f"{t}_limit"),
+                                                        width)
+        out["ldtr"], out["tr"] = const(MONITOR_LDT, 16), const(MONITOR_TSS, 16)
+        for b in CR0_BITS:
+            out[f"cr0_{b}"] = const(MONITOR_CR0.get(b, 0), 1)
+        out["cr3"] = v.cr3
+        out["cr4_tsd"] = const(1, 1)
+        out["cr4_pce"] = v.cr4_pce
+        if umip:
+            out["cr4_umip"] = const(1, 1)
+        for f in ("tsc", "sysenter_cs", "sysenter_esp", "sysenter_eip"):
+            out[f] = v.read(f)
+        return out
+
+    hardware = None
+    if not segmented:
+        hardware = build(f"{isa.name}-segmented", doc=f"{isa.name} with segment relocation applied (the real "
+                         "machine a monitor runs a partitioned guest on)", source=isa.source,
+                         guest_ring=ring, umip=umip, segmented=True)
+    isa.partition(
+        compose,
+        fits=lambda v, size: land(*[land(v.read(f"{s}_base") == 0, v.read(f"{s}_limit") == 0xFFFFFFFF)
+                                    for s in ("cs", "ss", "ds")]),
+        doc=f"relocation through segmentation: segment caches, GDTR, IDTR, LDTR, TR at partition base + the "
+            f"guest's base, limits cut at the partition's end, CPL {ring}, IOPL 0, IF 1, the monitor's CR0, "
+            f"LDTR and TR selectors; exact while the guest's CS, SS and DS are flat (base 0, limit 4 GiB)",
+        hardware=hardware, private=("io",))
 
 
 SOURCE = "Intel SDM Vol. 2, Vol. 3A ch. 2-7; Robin & Irvine, USENIX Security 2000"
