@@ -44,6 +44,9 @@ SIDE_EVERY_NATIVE = 256
 #: engines: ``auto`` picks native where the ISA and depth allow it, else python
 AUTO, NATIVE, PYTHON = "auto", "native", "python"
 ENGINES = (AUTO, NATIVE, PYTHON)
+#: a worker slot whose process dies this many times in a row without running a program is
+#: not replaced again (a deterministic crash would otherwise respawn until the deadline)
+MAX_BARREN_DEATHS = 3
 #: a coverage probe (a stepped bare run) every this many programs
 PROBE_EVERY = 8
 #: new steering weights every this many programs
@@ -87,6 +90,19 @@ class CampaignConfig:
     @property
     def settings(self) -> Settings:
         return Settings(self.depth, 4, self.reference.innocuous if self.reference else frozenset())
+
+
+def campaign_refusal(isa: Isa) -> Optional[str]:
+    """Why no campaign can run on ``isa`` (one line); None if one can."""
+    isa.finalize()
+    if isa.partition_fn is None:
+        return (f"ISA '{isa.name}' declares no partition composition (Isa.partition); "
+                "a trap-and-emulate monitor cannot run it")
+    if isa.variable:
+        return (f"ISA '{isa.name}' has variable-length instructions; campaigns draw fixed-width instruction "
+                "words (check its monitor with `virtcheck check --vmm trap-emulate`, its model with "
+                "`virtcheck crossval`)")
+    return None
 
 
 def native_refusal(isa: Isa) -> Optional[str]:
@@ -365,8 +381,11 @@ class Campaign:
         generation = [0] * cfg.workers
         finished = [False] * cfg.workers
         procs: list[Any] = [None] * cfg.workers
+        started_at = [0] * cfg.workers  # programs reported when the slot's process started
+        barren = [0] * cfg.workers  # consecutive deaths with no program in between
 
         def start(k: int) -> None:
+            started_at[k] = progress_of[k]
             quota = None if quotas is None else quotas[k] - progress_of[k]
             p = ctx.Process(target=_worker_entry, args=(cfg, k, generation[k], quota, deadline, q, stop),
                             name=f"virtcheck-fuzz-{k}", daemon=True)
@@ -395,8 +414,16 @@ class Campaign:
                 code = p.exitcode
                 self.report.worker_deaths.append({"worker": k, "generation": generation[k], "exitcode": code,
                                                   "after_programs": progress_of[k]})
+                if progress_of[k] == started_at[k]:
+                    barren[k] += 1  # died without reporting a program since it started
+                else:
+                    barren[k] = 0
                 more = (quotas is None or progress_of[k] < quotas[k]) and not stop.is_set() and \
                     (deadline is None or time.monotonic() < deadline)
+                if more and barren[k] >= MAX_BARREN_DEATHS:
+                    self.report.worker_errors.append(
+                        f"worker {k}: died {barren[k]} times in a row without running a program; not replaced again")
+                    more = False
                 if more:
                     generation[k] += 1
                     start(k)
@@ -437,7 +464,7 @@ class Campaign:
                                 d["property"], cfg.seed, case, failure, C.versions())
                 rec.replay_file = str(C.save(cfg.corpus, entry, cfg.isa))
         elif kind == "error":
-            self.report.errors.append(f"worker {k}: {msg[2]}")
+            self.report.worker_errors.append(f"worker {k}: {msg[2]}")
         elif kind == "done":
             finished[k] = True
 
@@ -449,5 +476,9 @@ def _quotas(examples: Optional[int], workers: int) -> Optional[list[int]]:
 
 
 def run_campaign(cfg: CampaignConfig, progress: Optional[Callable[[FuzzReport], None]] = None) -> FuzzReport:
-    """Run a campaign and return its report (also when interrupted)."""
+    """Run a campaign and return its report (also when interrupted). Raises ValueError
+    with a one-line reason when the ISA cannot be fuzzed (`campaign_refusal`)."""
+    why = campaign_refusal(cfg.isa)
+    if why:
+        raise ValueError(why)
     return Campaign(cfg, progress).run()

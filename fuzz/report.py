@@ -88,7 +88,8 @@ class FuzzReport:
     reference: Optional[dict[str, Any]] = None
     corpus_replayed: int = 0
     worker_deaths: list[dict[str, Any]] = dc_field(default_factory=list)
-    errors: list[str] = dc_field(default_factory=list)
+    errors: list[str] = dc_field(default_factory=list)  #: input problems (a corpus file that does not load)
+    worker_errors: list[str] = dc_field(default_factory=list)  #: exceptions a worker died of
     interrupted: bool = False
 
     @staticmethod
@@ -140,7 +141,13 @@ class FuzzReport:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failures else 0
+        """1 a property failed; else 2 an input did not load (the corpus); else 3 a worker
+        raised (the campaign did not run as asked: inconclusive); else 0."""
+        if self.failures:
+            return 1
+        if self.errors:
+            return 2
+        return 3 if self.worker_errors else 0
 
     def efficiency(self) -> dict[str, Any]:
         n = sum(self.ratio_hist)
@@ -156,6 +163,8 @@ class FuzzReport:
             line = f"{len(self.failures)} distinct failure(s) in {self.programs} programs (seed {self.seed}): {what}"
         else:
             line = f"no divergence in {self.programs} programs (seed {self.seed})"
+        if self.worker_errors and not self.failures:
+            line = f"inconclusive: {len(self.worker_errors)} worker error(s); " + line
         if self.interrupted:
             line += " [interrupted]"
         return line
@@ -175,6 +184,6 @@ class FuzzReport:
             "failures": [f.to_json() for f in self.failures],
             "comparison": self.comparison, "z3": self.reference,
             "corpus_replayed": self.corpus_replayed, "worker_deaths": self.worker_deaths,
-            "errors": self.errors, "interrupted": self.interrupted, "summary": self.summary(),
+            "errors": self.errors, "worker_errors": self.worker_errors, "interrupted": self.interrupted, "summary": self.summary(),
             "exit_code": self.exit_code,
         }

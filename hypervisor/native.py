@@ -50,6 +50,12 @@ def unsupported(isa: Isa) -> Optional[str]:
     refusal = f.monitor_refusal()
     if refusal:
         return refusal
+    if f.hardware is not isa:
+        return (f"ISA '{isa.name}' runs partitioned guests on other hardware semantics ('{f.hardware.name}'); "
+                "the native monitor runs the ISA's own")
+    if isa.partition_private:
+        return f"ISA '{isa.name}' gives each VM private memories ({', '.join(isa.partition_private)}); " \
+               "the native monitor partitions every memory"
     for _, e in f.compose_expressions():
         if any(isinstance(n, E.Load) for n in E.walk(e)):
             return f"ISA '{isa.name}': its partition composition reads memory"

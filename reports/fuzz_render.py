@@ -72,6 +72,8 @@ def render_text(r: Any) -> str:
         lines.append(f"worker {w['worker']} died (exit code {w['exitcode']}) after {w['after_programs']} programs; replaced")
     for e in d["errors"]:
         lines.append(f"error: {e}")
+    for e in d["worker_errors"]:
+        lines.append(f"worker error: {e}")
     lines.append("")
     lines.append(d["summary"])
     return "\n".join(lines) + "\n"

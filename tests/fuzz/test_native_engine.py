@@ -138,3 +138,26 @@ def test_a_divergence_the_native_engine_misses_is_reported(monkeypatch):
     assert r.engine_checked >= 30
     assert [f.instruction for f in r.failures] == ["<engine>"]
     assert "native engine ran equivalently" in r.to_json()["failures"][0]["detail"]
+
+
+def test_a_variable_length_isa_is_refused_before_any_worker_starts():
+    res = CliRunner().invoke(main, ["fuzz", "x86", "--examples", "10", "--seed", "1", "--no-z3"])
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines()[-1] == (
+        "error: x86: ISA 'x86' has variable-length instructions; campaigns draw fixed-width instruction words "
+        "(check its monitor with `virtcheck check --vmm trap-emulate`, its model with `virtcheck crossval`)")
+    with pytest.raises(ValueError, match="variable-length"):
+        run_campaign(_cfg("x86", examples=1))
+
+
+def test_a_worker_that_raises_makes_the_campaign_inconclusive(monkeypatch):
+    from virtcheck.fuzz import campaign
+
+    def broken(*a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(campaign, "_native_loop", broken)
+    r = run_campaign(_cfg("pg3", examples=10, engine="native"))
+    assert r.worker_errors and "RuntimeError: boom" in r.worker_errors[0]
+    assert r.exit_code == 3 and r.summary().startswith("inconclusive: ")
+    assert any("not replaced again" in e for e in r.worker_errors)  # a deterministic crash ends

@@ -58,3 +58,15 @@ def test_an_isa_the_native_loops_cannot_serve_says_why():
     assert "variable-length" in N.unsupported(bundled()["x86"])
     with pytest.raises(NativeUnavailable, match="variable-length"):
         N.runner(bundled()["m68000"])
+
+
+def test_partition_hardware_or_private_memories_are_refused():
+    """Declarations the native monitor does not model are refused by name, not ignored."""
+    pg3 = bundled()["pg3"]
+    twin = pg3.derive("pg3-twin", doc="pg3 with its partition hardware named")
+    twin.partition(pg3.partition_fn, fits=pg3.partition_fits_fn, hardware=pg3)
+    assert "other hardware semantics ('pg3')" in N.unsupported(twin)
+    private = pg3.derive("pg3-private", doc="pg3 with a private port memory")
+    private.memory("io", 4, 8, doc="ports")
+    private.partition(pg3.partition_fn, fits=pg3.partition_fits_fn, private=("io",))
+    assert "private memories (io)" in N.unsupported(private)

@@ -115,9 +115,11 @@ def command(isa_name: str, vmm: str, props: str, budget: Optional[str], examples
     if len(isas) != 1:
         _fail(f"{isa_name}: defines {len(isas)} ISAs; fuzz needs exactly one")
     isa = isas[0].finalize()
-    if isa.partition_fn is None:
-        _fail(f"{isa_name}: ISA '{isa.name}' declares no partition composition (Isa.partition); "
-              "a trap-and-emulate monitor cannot run it")
+    from virtcheck.fuzz.campaign import campaign_refusal
+
+    why = campaign_refusal(isa)
+    if why:
+        _fail(f"{isa_name}: {why}")
     if seed is None:
         seed = secrets.randbits(32)
     click.echo(f"virtcheck fuzz: seed {seed} ({workers} worker(s); rerun with --seed {seed} --workers {workers})", err=True)
