@@ -124,7 +124,7 @@ def build(name: str, *, doc: str, source: str, guest_ring: int = 3, umip: bool =
         isa.field("cr0_mask", W, SYSTEM, doc="CR0 guest/host mask: bits set are owned by the host (§24.6.6)")
         isa.field("cr4_mask", W, SYSTEM, doc="CR4 guest/host mask")
         isa.field("tsc_offset", 64, SYSTEM, doc="TSC offset (§24.6.5)")
-    isa.memory("mem", MEM, 8, doc="physical memory: 64 KiB of bytes, little-endian")
+    isa.memory("mem", MEM, 8, doc=f"physical memory: {(1 << MEM) // 1024} KiB of bytes, little-endian")
     isa.memory("io", IO, 8, doc="I/O ports 0-FFH (IN/OUT with DX use its low byte)")
 
     # --- causes: the vector is the code (SDM Vol. 3A §6.3.1, Table 6-1) -----------------

@@ -76,7 +76,8 @@ def test_crossval_command(tmp_path):
     assert "known limits" in r.output and "unicorn-smsw-16" in r.output
     r = CliRunner().invoke(main, ["crossval", "x86", "--reference", "unicorn", "--examples", "20", "--seed", "7",
                                   "--json"])
-    data = json.loads(r.output.split("\n", 1)[1])
+    data = json.loads(r.stdout)  # stdout is the JSON document alone; the seed line goes to stderr
+    assert r.stderr.splitlines()[0] == "seed: 7"
     assert data["seed"] == 7 and data["examples"] == 20 and "limits" in data
 
 

@@ -38,7 +38,7 @@ def command(isa_name: str, reference: str, examples: int, seed: Optional[int], s
 
     if seed is None:
         seed = random.SystemRandom().randrange(1 << 32)
-    click.echo(f"seed: {seed}")
+    click.echo(f"seed: {seed}", err=as_json)  # stdout carries only the JSON document then
     try:
         isas = load(isa_name)
     except IsaError as exc:
