@@ -214,19 +214,16 @@ def run_worker(cfg: CampaignConfig, index: int, generation: int, quota: Optional
 
 def _side_cases(isa: Isa, gen: CaseGenerator, settings: Settings, props: tuple[str, ...], counts: _Counts,
                 found: Callable) -> None:
-    """One isolation and one encapsulation case, as selected, through the Python monitor."""
-    if O.ISOLATION in props:
-        c = gen.isolation_case()
-        counts.isolation += 1
-        f = check(O.ISOLATION, isa, c, settings)
+    """One isolation and one encapsulation case, as selected, through the Python monitor
+    (each counted under its property's name)."""
+    for prop, draw in ((O.ISOLATION, gen.isolation_case), (O.ENCAPSULATION, gen.encapsulation_case)):
+        if prop not in props:
+            continue
+        c = draw()
+        setattr(counts, prop, getattr(counts, prop) + 1)
+        f = check(prop, isa, c, settings)
         if f is not None:
-            found(O.ISOLATION, c, f)
-    if O.ENCAPSULATION in props:
-        c = gen.encapsulation_case()
-        counts.encapsulation += 1
-        f = check(O.ENCAPSULATION, isa, c, settings)
-        if f is not None:
-            found(O.ENCAPSULATION, c, f)
+            found(prop, c, f)
 
 
 def _native_loop(cfg: CampaignConfig, gen: CaseGenerator, cov: Coverage, counts: _Counts, found: Callable,
