@@ -28,7 +28,7 @@ from virtcheck.fuzz import corpus as C
 from virtcheck.fuzz import oracles as O
 from virtcheck.fuzz.casegen import CaseGenerator
 from virtcheck.fuzz.coverage import Coverage
-from virtcheck.fuzz.native import BATCH, NativeBatch, unsupported as _native_unsupported
+from virtcheck.fuzz.native import BATCH, DIFFERS, SUSPECT, NativeBatch, unsupported as _native_unsupported
 from virtcheck.fuzz.properties import Settings, check
 from virtcheck.fuzz.reference import Reference
 from virtcheck.fuzz.report import FailureRecord, FuzzReport, Histogram
@@ -157,7 +157,6 @@ def run_worker(cfg: CampaignConfig, index: int, generation: int, quota: Optional
     reported_hits: dict = {}
     want_eq = O.EQUIVALENCE in props or O.EFFICIENCY in props
     n = 0
-    at = [0]  # the native loop's program count (found() reports it)
 
     def done() -> bool:
         if should_stop():
@@ -166,18 +165,18 @@ def run_worker(cfg: CampaignConfig, index: int, generation: int, quota: Optional
             return True
         return deadline is not None and time.monotonic() >= deadline
 
-    def found(prop: str, case: Any, failure: O.Failure) -> None:
+    def found(prop: str, case: Any, failure: O.Failure, at: Optional[int] = None) -> None:
         if failure.key in seen:
             return
         seen.add(failure.key)
         t0 = time.monotonic()
         small, f = shrink(isa, case, failure, lambda c: check(prop, isa, c, settings), should_stop=should_stop)
         send(("failure", index, {"property": prop, "case": small.to_json(isa), "failure": f.to_json(),
-                                 "original_length": len(case.program), "program_index": at[0] or n,
+                                 "original_length": len(case.program), "program_index": n if at is None else at,
                                  "shrink_seconds": time.monotonic() - t0, "seed": seed}))
 
     if cfg.engine_choice()[0] == NATIVE:
-        _native_loop(cfg, gen, cov, counts, found, should_stop, quota, deadline, send, index, reported_hits, at)
+        _native_loop(cfg, gen, cov, counts, found, should_stop, quota, deadline, send, index, reported_hits)
         return
 
     while not done():
@@ -204,12 +203,20 @@ def run_worker(cfg: CampaignConfig, index: int, generation: int, quota: Optional
             gen.steer(cov.weights())
         n += 1
         counts.programs += 1
-        now = time.monotonic()
-        if now - last >= REPORT_EVERY:
-            last = now
-            send(("progress", index, counts.take(), _delta(cov.hits, reported_hits)))
-    send(("progress", index, counts.take(), _delta(cov.hits, reported_hits)))
+        last = _progress(send, index, counts, cov, reported_hits, last)
+    _progress(send, index, counts, cov, reported_hits)
     send(("done", index, n))
+
+
+def _progress(send: Callable[[tuple], None], index: int, counts: _Counts, cov: Coverage, reported_hits: dict,
+              last: Optional[float] = None) -> float:
+    """Send the counts and new coverage since the last report: now, or (given the time of
+    the last report) once REPORT_EVERY has passed. Returns the time of the last report."""
+    now = time.monotonic()
+    if last is None or now - last >= REPORT_EVERY:
+        send(("progress", index, counts.take(), _delta(cov.hits, reported_hits)))
+        return now
+    return last
 
 
 def _side_cases(isa: Isa, gen: CaseGenerator, settings: Settings, props: tuple[str, ...], counts: _Counts,
@@ -228,7 +235,7 @@ def _side_cases(isa: Isa, gen: CaseGenerator, settings: Settings, props: tuple[s
 
 def _native_loop(cfg: CampaignConfig, gen: CaseGenerator, cov: Coverage, counts: _Counts, found: Callable,
                  should_stop: Callable[[], bool], quota: Optional[int], deadline: Optional[float],
-                 send: Callable[[tuple], None], index: int, reported_hits: dict, at: list[int]) -> None:
+                 send: Callable[[tuple], None], index: int, reported_hits: dict) -> None:
     """The hot loop on the native engine: batches of pairs in C, flagged cases (and the
     side properties) through the Python oracles. Same counts, messages and failures as
     the Python loop; coverage is counted on every case's bare run."""
@@ -239,11 +246,14 @@ def _native_loop(cfg: CampaignConfig, gen: CaseGenerator, cov: Coverage, counts:
     batch = NativeBatch(isa, gen, settings.innocuous if O.EFFICIENCY in props else frozenset())
     last = time.monotonic()
     n = 0
+
+    def hit(prop: str, case: Any, failure: O.Failure) -> None:
+        found(prop, case, failure, at=n)  # failures are placed at their batch's first program
+
     while not should_stop() and (deadline is None or time.monotonic() < deadline):
         k = BATCH if quota is None else min(BATCH, quota - n)
         if k <= 0:
             break
-        at[0] = n
         if want_eq:
             res = batch.run(k, gen.rng.getrandbits(64))
             counts.pairs += k
@@ -254,46 +264,43 @@ def _native_loop(cfg: CampaignConfig, gen: CaseGenerator, cov: Coverage, counts:
             # one unflagged pair per batch re-run on the Python monitor: the engines must agree
             # there too, or a native bug would hide failures rather than invent them
             pick = gen.rng.randrange(k)
-            flagged = dict(res.flagged)
-            if pick not in flagged:
+            if pick not in dict(res.flagged):
                 counts.engine_checked += 1
-                r = O.equivalence(isa, batch.case(res.choices[pick]), cfg.depth)
+                case = batch.case(res.choices[pick])
+                r = O.equivalence(isa, case, cfg.depth)
                 if r.failure is not None:
-                    found(O.EQUIVALENCE, batch.case(res.choices[pick]), O.Failure(
+                    hit(O.EQUIVALENCE, case, O.Failure(
                         O.EQUIVALENCE, "<engine>", r.failure.step, r.failure.pc, r.failure.assembly,
                         r.failure.difference, "the Python monitor diverges on a pair the native engine ran "
                         "equivalently: an engine bug (report it with this case)"))
             for i, flag in res.flagged:
                 case = batch.case(res.choices[i])
                 r = O.equivalence(isa, case, cfg.depth)
-                if flag & 1:
+                if flag & DIFFERS:
                     if r.failure is not None:
                         if O.EQUIVALENCE in props:
-                            found(O.EQUIVALENCE, case, r.failure)
+                            hit(O.EQUIVALENCE, case, r.failure)
                     elif r.out_of_domain:
                         counts.out_of_domain += 1
                     else:
-                        found(O.EQUIVALENCE, case, O.Failure(
+                        hit(O.EQUIVALENCE, case, O.Failure(
                             O.EQUIVALENCE, "<engine>", 0, 0, "", {},
                             "the native engine saw the runs differ where the Python monitor did not: "
                             "an engine bug (report it with this case)"))
-                elif flag & 2 and r.failure is None and O.EFFICIENCY in props and settings.innocuous:
+                elif flag & SUSPECT and r.failure is None and O.EFFICIENCY in props and settings.innocuous:
                     eff = O.efficiency(isa, case, r, settings.innocuous, cfg.depth)
                     if eff.failure is not None:
-                        found(O.EFFICIENCY, case, eff.failure)
+                        hit(O.EFFICIENCY, case, eff.failure)
         for _ in range(max(1, k // SIDE_EVERY_NATIVE)):
-            _side_cases(isa, gen, settings, props, counts, found)
+            _side_cases(isa, gen, settings, props, counts, hit)
         before = n
         n += k
         counts.programs += k
         if cfg.steer and n // STEER_EVERY != before // STEER_EVERY:
             gen.steer(cov.weights())
         batch.refresh()
-        now = time.monotonic()
-        if now - last >= REPORT_EVERY:
-            last = now
-            send(("progress", index, counts.take(), _delta(cov.hits, reported_hits)))
-    send(("progress", index, counts.take(), _delta(cov.hits, reported_hits)))
+        last = _progress(send, index, counts, cov, reported_hits, last)
+    _progress(send, index, counts, cov, reported_hits)
     send(("done", index, n))
 
 

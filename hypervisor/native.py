@@ -166,7 +166,7 @@ def source(isa: Isa) -> CSource:
     src = CSource(isa)
     lay = f.layout
     sys_slots = f.system_slots
-    writes = {lay.names[i]: e for i, e in f._compose or []}
+    writes = dict(f.compose_expressions())
     save = " ".join(f"saved[{k}] = S[{i}];" for k, i in enumerate(sys_slots))
     src.add(f"#define VC_NSYS {len(sys_slots)}\n"
             f"static const u64 VC_MEMSIZE[VC_NMEMS] = {{{', '.join(str(n) for n in lay.mem_size)}}};\n")

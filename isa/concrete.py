@@ -15,6 +15,7 @@ Set ``VIRTCHECK_DUMP_CODE=1`` (or pass ``dump=True``) to print the generated sou
 
 from __future__ import annotations
 
+import abc
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
@@ -119,7 +120,7 @@ def _refcounts(roots: Sequence[Expr]) -> dict[int, int]:
     return counts
 
 
-class SharedTerms:
+class SharedTerms(abc.ABC):
     """What every emitter shares: a subterm read more than once is bound to a temporary
     the first time (``t1``, ``t2``, ... appended to ``lines`` by ``_tmp``) and named after.
     Subclasses give the target language: ``_tmp`` and ``_code``."""
@@ -132,11 +133,13 @@ class SharedTerms:
         self.ops = operand_names
         self.n = 0
 
+    @abc.abstractmethod
     def _tmp(self, code: str) -> str:
-        raise NotImplementedError
+        """Bind ``code`` to a new temporary (appending its definition to ``lines``)."""
 
+    @abc.abstractmethod
     def _code(self, e: Expr) -> str:
-        raise NotImplementedError
+        """The target-language source of node ``e`` over its children's values."""
 
     def value(self, e: Expr) -> str:
         k = id(e)

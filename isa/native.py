@@ -49,6 +49,8 @@ from virtcheck.isa.semantics import Effects
 OK, HALT, TRAP = 0, 1, 2
 #: the widest value the C types hold
 MAX_WIDTH = 64
+#: operands a decoded instruction may have (``vc_step``'s operand array)
+MAX_OPERANDS = 8
 
 
 class NativeUnavailable(Exception):
@@ -60,6 +62,8 @@ def unsupported(isa: Isa) -> Optional[str]:
     isa.finalize()
     if isa.variable:
         return f"ISA '{isa.name}' has variable-length instructions (the native backend decodes fixed-width words)"
+    if max((len(i.operands) for i in isa.instructions), default=0) > MAX_OPERANDS:
+        return f"ISA '{isa.name}': an instruction with more than {MAX_OPERANDS} operands"
     if isa.word > MAX_WIDTH:
         return f"ISA '{isa.name}': its {isa.word}-bit instruction word is wider than {MAX_WIDTH} bits"
     effects = [i.effects for i in isa.instructions] + list(isa.trap_effects.values())  # type: ignore[attr-defined]
@@ -297,7 +301,7 @@ class CSource:
 /* fetch, decode (as CompiledIsa.decode: the opcode and out-of-domain fields wrap), execute.
    *idx is the instruction's table index, or {n} when the fetch itself traps. */
 static int vc_step(u64 *S, vc_mem *M, u64 *info, int *idx) {{
-    u64 a, o[8];
+    u64 a, o[{MAX_OPERANDS}];
     int r = vc_fetch(S, M, &a, info);
     if (r != {OK}) {{ *idx = {n}; return r; }}
     const u64 w = {word};
@@ -316,8 +320,6 @@ static void vc_trap(int cause, u64 *S, vc_mem *M, u64 info) {{
 #define VC_NINS {n}
 #define VC_NCAUSES {len(self.causes)}
 """)
-        if max((len(i.operands) for i in isa.instructions), default=0) > 8:
-            raise NativeUnavailable(f"ISA '{isa.name}': an instruction with more than 8 operands")
 
     def text(self) -> str:
         return "\n".join(self.parts)
