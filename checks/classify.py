@@ -52,7 +52,7 @@ from virtcheck.checks import witness as W
 from virtcheck.checks.results import (
     CheckRun, InstructionResult, IsaResult, PropertyResult, TheoremResult,
 )
-from virtcheck.checks.verdict import Answer, Budget, Verdict, solve
+from virtcheck.checks.verdict import Answer, Budget, Session, Verdict, solve
 from virtcheck.isa import expr as E
 from virtcheck.isa.flow import explain, field_reads, has_load, read_write
 from virtcheck.isa.model import Instruction, Isa, Kind, Role
@@ -87,19 +87,12 @@ class FieldClasses:
         return FieldClasses(user, system, mode, translation, resource)
 
 
-_tr_cache: dict[tuple, Effects] = {}
-
-
 def _translation_effects(isa: Isa, units: int, access: str, memory: Optional[str]) -> Effects:
     """The translation of a symbolic virtual address ``vaddr``, as effects (exits = faults)."""
-    key = (id(isa), units, access, memory)
-    eff = _tr_cache.get(key)
-    if eff is None:
-        mem = isa.memories[memory or isa.code_memory]  # type: ignore[index]
-        vaddr = E.Operand.make("vaddr", mem.addr_width)
-        eff = build(isa, lambda m: m.translate(vaddr, units, access, mem.name))
-        _tr_cache[key] = eff
-    return eff
+    mem = isa.memories[memory or isa.code_memory]  # type: ignore[index]
+    vaddr = E.Operand.make("vaddr", mem.addr_width)
+    return isa.derived.fact(("classify.translation", units, access, mem.name),
+                            lambda: build(isa, lambda m: m.translate(vaddr, units, access, mem.name)))
 
 
 class _View:
@@ -114,9 +107,6 @@ class _View:
         return st.ok, st.tr.bv(self.eff.result)  # type: ignore[arg-type]
 
 
-_injective_cache: dict[tuple, bool] = {}
-
-
 def translation_injective(isa: Isa, memory: str, budget: Budget) -> bool:
     """Proved: two distinct virtual addresses valid in one state never share a physical cell.
 
@@ -124,16 +114,17 @@ def translation_injective(isa: Isa, memory: str, budget: Budget) -> bool:
     addresses the step itself accesses, so behaviour queries need no free probe address.
     False means "not proved" (refuted or unknown); the full query is used then.
     """
-    key = (id(isa), memory, budget.rlimit)
-    if key not in _injective_cache:
+    def prove() -> bool:
         st = SymState(isa, "inj.")
         view = _View(isa, st, memory)
         aw = isa.memories[memory].addr_width
         p, q = z3.BitVec("inj.p", aw), z3.BitVec("inj.q", aw)
         okp, pp = view.at(p)
         okq, pq = view.at(q)
-        _injective_cache[key] = solve([okp, okq, p != q, pp == pq], budget).result == "unsat"
-    return _injective_cache[key]
+        # its own fresh context: the answer must not depend on which instruction asked first
+        return solve([okp, okq, p != q, pp == pq], budget).result == "unsat"
+
+    return isa.derived.fact(("classify.injective", memory, budget.rlimit), prove)
 
 
 class InstructionClassifier:
@@ -146,6 +137,7 @@ class InstructionClassifier:
         self.A = SymState(isa, "A.")
         self.stepA = sym_step(isa, ins, self.A, self.ops)
         self.queries = 0
+        self.session = Session()  #: this instruction's own Z3 context
         eff = ins.effects
         self.reads = field_reads(isa, eff.roots())
         self.loads = has_load(eff.roots())
@@ -158,7 +150,7 @@ class InstructionClassifier:
     # --- plumbing ------------------------------------------------------------------
     def _solve(self, constraints: list) -> Answer:
         self.queries += 1
-        return solve(constraints, self.budget)
+        return solve(constraints, self.budget, self.session)
 
     def _pred(self, fn: Callable, state: SymState) -> z3.BoolRef:
         return sym_predicate(self.isa, fn, state)

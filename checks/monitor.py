@@ -38,7 +38,7 @@ from typing import Any, Optional
 
 import z3
 
-from virtcheck.checks.verdict import Budget, Verdict, solve
+from virtcheck.checks.verdict import Budget, Session, Verdict, combine, solve
 from virtcheck.hypervisor.mapping import IsaFacts, facts
 from virtcheck.isa import expr as E
 from virtcheck.isa.asm import encode, format_instruction
@@ -201,8 +201,8 @@ def _fetch_constraints(f: IsaFacts, s: _Setting, ins: Instruction, ops: dict) ->
     """V fetches ``ins`` with ``ops``: the fetch translates and the code memory holds its word
     (its pattern's cells, for a variable-length ISA)."""
     isa = f.isa
-    fx = sym_effects(isa.fetch_effects, s.V, {})  # type: ignore[attr-defined]
-    addr = fx.tr.bv(isa.fetch_effects.result)  # type: ignore[attr-defined]
+    fx = sym_effects(isa.derived.fetch_effects, s.V, {})
+    addr = fx.tr.bv(isa.derived.fetch_effects.result)
     code = s.V.memories[isa.code_memory]
     if isa.variable:
         cells = _pattern_cells(isa, ins, ops)
@@ -231,8 +231,8 @@ def _real_fetch_constraints(f: IsaFacts, s: _Setting, ins: Instruction, ops: dic
     mem = hw.memories[code]  # type: ignore[index]
     vaddr = E.Operand.make("vaddr", mem.addr_width)
     eff = build(hw, lambda m: m.translate(vaddr, 1, "fetch", code))
-    vfx = sym_effects(f.isa.fetch_effects, s.V, {})  # type: ignore[attr-defined]
-    vpc = vfx.tr.bv(f.isa.fetch_effects.result)  # type: ignore[attr-defined]
+    vfx = sym_effects(f.isa.derived.fetch_effects, s.V, {})
+    vpc = vfx.tr.bv(f.isa.derived.fetch_effects.result)
     rpc = z3.Extract(mem.addr_width - 1, 0, s.R.fields[hw.pc_name]) if s.R.fields[hw.pc_name].size() > \
         mem.addr_width else s.R.fields[hw.pc_name]
     n = ins.length if hw.variable else hw.units_per_word
@@ -300,10 +300,8 @@ def _resource_queries(f: IsaFacts, ins: Instruction) -> list[list]:
     return queries
 
 
-def _decide_all(queries: list[list], budget: Budget) -> Verdict:
-    verdicts = [_decide(q, budget)[0] for q in queries]
-    return Verdict.FAILS if Verdict.FAILS in verdicts else Verdict.UNKNOWN if Verdict.UNKNOWN in verdicts \
-        else Verdict.HOLDS
+def _decide_all(queries: list[list], budget: Budget, session: Optional[Session] = None) -> Verdict:
+    return combine(_decide(q, budget, session)[0] for q in queries)
 
 
 def _local_respect_query(f: IsaFacts, ins: Instruction) -> list:
@@ -409,8 +407,8 @@ def _witness(f: IsaFacts, ins: Instruction, s: _Setting, ops: dict, model: z3.Mo
 
 # --- the check ---------------------------------------------------------------------------
 
-def _decide(q: list, budget: Budget) -> tuple[Verdict, Optional[z3.ModelRef]]:
-    ans = solve(q, budget)
+def _decide(q: list, budget: Budget, session: Optional[Session] = None) -> tuple[Verdict, Optional[z3.ModelRef]]:
+    ans = solve(q, budget, session)
     if ans.result == "sat":
         return Verdict.FAILS, ans.model
     if ans.result == "unsat":
@@ -426,20 +424,22 @@ def _aggregate(name: str, per: dict[str, dict[str, Verdict]], witnesses: dict) -
                           {m: {k: v.value for k, v in c.items()} for m, c in per.items()})
 
 
-def _commutes(f: IsaFacts, ins: Instruction, budget: Budget) -> tuple[Verdict, Optional[MonitorWitness]]:
+def _commutes(f: IsaFacts, ins: Instruction, budget: Budget,
+              session: Optional[Session] = None) -> tuple[Verdict, Optional[MonitorWitness]]:
     """Equivalence of one instruction. The query leaves V's cells past its partition free
     (`_Setting`); when a counterexample needs them (its witness does not replay: the
     concrete VM reads 0 there), the exact query decides, so a failure is never built on
     memory the VM does not have."""
+    session = session or Session()
     q, s, ops = _equivalence_query(f, ins)
-    v, model = _decide(q, budget)
+    v, model = _decide(q, budget, session)
     if model is None:
         return v, None
     w = _witness(f, ins, s, ops, model)
     if w.replayed:
         return v, w
     q, s, ops = _equivalence_query(f, ins, exact=True)
-    v, model = _decide(q, budget)
+    v, model = _decide(q, budget, session)
     return v, (_witness(f, ins, s, ops, model) if model is not None else None)
 
 
@@ -471,25 +471,26 @@ def check_monitor(isa: Isa, budget: Budget = Budget()) -> MonitorResult:
     direct: list[str] = []
     disjoint = _decide(_disjointness_query(f), budget)[0]
     for ins in isa.instructions:
-        v, w = _commutes(f, ins, budget)
+        session = Session()  # the instruction's own Z3 context (see Session)
+        v, w = _commutes(f, ins, budget, session)
         eq[ins.mnemonic] = {"commutes": v}
         if w is not None:
             eq_w[ins.mnemonic] = w
-        resource = _decide_all(_resource_queries(f, ins), budget)
+        resource = _decide_all(_resource_queries(f, ins), budget, session)
         if resource is Verdict.HOLDS and disjoint is Verdict.HOLDS:
             respect = Verdict.HOLDS  # writes stay in the own partition, which no other overlaps
         else:
-            respect = _decide(_local_respect_query(f, ins), budget)[0]
+            respect = _decide(_local_respect_query(f, ins), budget, session)[0]
         iso[ins.mnemonic] = {
             "resource_control": resource,
             "local_respect": respect,
-            "output_consistency": _decide(_output_consistency_query(f, ins), budget)[0],
-            "step_consistency": _decide(_step_consistency_query(f, ins), budget)[0],
+            "output_consistency": _decide(_output_consistency_query(f, ins), budget, session)[0],
+            "step_consistency": _decide(_step_consistency_query(f, ins), budget, session)[0],
         }
         if needs_emulation(ins):
             eff[ins.mnemonic] = {}
         else:
-            v = _decide(_efficiency_query(f, ins), budget)[0]
+            v = _decide(_efficiency_query(f, ins), budget, session)[0]
             eff[ins.mnemonic] = {"runs_directly": v}
             if v is Verdict.HOLDS:
                 direct.append(ins.mnemonic)

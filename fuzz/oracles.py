@@ -339,7 +339,6 @@ def _schedule(ir: IsolationRig, cases: Sequence[Case], slice_: int, budget: int,
             for i in range(n)], None
 
 
-_iso_rigs: dict[tuple, IsolationRig] = {}
 
 
 def isolation(isa: Isa, case: Case, slice_: int = 4, depth: int = 1) -> Result:
@@ -352,10 +351,8 @@ def isolation(isa: Isa, case: Case, slice_: int = 4, depth: int = 1) -> Result:
     if len(case.others) < 2:
         raise ValueError("an isolation case needs at least one co-resident guest and its variant")
     runs = [[case, *case.others[:-1]], [case, case.others[-1], *case.others[1:-1]]]
-    key = (id(isa), case.partition_size, len(runs[0]), depth)
-    ir = _iso_rigs.get(key)
-    if ir is None or ir.isa is not isa:
-        ir = _iso_rigs[key] = IsolationRig(isa, case.partition_size, len(runs[0]), depth)
+    ir = isa.derived.fact(("fuzz.isolation_rig", case.partition_size, len(runs[0]), depth),
+                          lambda: IsolationRig(isa, case.partition_size, len(runs[0]), depth))
     finals = []
     for guests in runs:
         final, _ = _schedule(ir, guests, slice_, case.budget)

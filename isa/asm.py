@@ -123,7 +123,7 @@ def decode_units(isa: Isa, units: list[int]) -> Optional[tuple[Instruction, tupl
         for u in units[:n]:
             word = (word << cell) | u
         return decode(isa, word)
-    hit = isa.decoder.decode(_join(isa, units))  # type: ignore[attr-defined]
+    hit = isa.derived.decoder.decode(_join(isa, units))
     if hit is None:
         return None
     k, vals = hit
@@ -214,9 +214,6 @@ def _literal(text: str) -> str:
     return r"\s*".join(parts) if text.strip() else (r"\s+" if text else "")
 
 
-_templates: dict[int, _Templates] = {}
-
-
 def _operand_value(isa: Isa, ins: Instruction, o: OperandDecl, text: str, here: int, labels: dict[str, int],
                    source: str, line: int) -> int:
     if o.kind == "reg":
@@ -248,9 +245,7 @@ def _operand_value(isa: Isa, ins: Instruction, o: OperandDecl, text: str, here: 
 def assemble(isa: Isa, text: str, *, origin: int = 0, source: str = "<program>") -> Program:
     """Two passes: choose each line's form and collect labels, then encode. Errors name the line."""
     isa.finalize()
-    tpl = _templates.get(id(isa))
-    if tpl is None:
-        tpl = _templates[id(isa)] = _Templates(isa)
+    tpl = isa.derived.fact("asm.templates", lambda: _Templates(isa))
     # (line, address, text, form, match)
     stmts: list[tuple[int, int, str, Optional[Instruction], Optional[re.Match]]] = []
     labels: dict[str, int] = {}

@@ -12,6 +12,7 @@ import traceback
 from typing import Callable
 
 from virtcheck.isa import expr as E
+from virtcheck.isa.derived import Derived
 from virtcheck.isa.errors import IsaError
 from virtcheck.isa.model import Instruction, Isa, Kind
 from virtcheck.isa.semantics import Effects, build, operand_exprs
@@ -106,7 +107,7 @@ def _check_syntax(ins: Instruction) -> None:
             )
 
 
-def _check_decodable(isa: Isa) -> None:
+def _check_decodable(isa: Isa):
     from virtcheck.isa.encoding import Decoder
 
     dec = Decoder([i.pattern for i in isa.instructions], isa.unit)  # type: ignore[arg-type]
@@ -114,10 +115,11 @@ def _check_decodable(isa: Isa) -> None:
         first, later = isa.instructions[a], isa.instructions[b]
         raise IsaError(f"can never be decoded: '{first.mnemonic}' ({first.where}) matches every encoding of it",
                        where=later.where, instruction=later.mnemonic)
-    isa.decoder = dec  # type: ignore[attr-defined]
+    return dec
 
 
-def finalize(isa: Isa) -> None:
+def finalize(isa: Isa) -> Derived:
+    """Validate ``isa`` and derive its facts; the caller keeps the returned object."""
     where = isa.where
     if isa.pc_name is None:
         raise IsaError(f"ISA '{isa.name}' declares no program counter (use isa.pc(...))", where=where)
@@ -170,15 +172,13 @@ def finalize(isa: Isa) -> None:
         if isa.pc_name not in eff.writes:
             eff.writes[isa.pc_name] = E.Field.make(isa.pc_name, pc_w) + ins.length
         ins.effects = eff
-    if isa.variable:
-        _check_decodable(isa)
+    decoder = _check_decodable(isa) if isa.variable else None
 
     # Trap entry, one effects per cause; fetch through the translation.
-    isa.trap_effects = {}  # type: ignore[attr-defined]
+    trap_effects = {}
     info = E.Operand.make("info", isa.word)
     for cause in isa.causes.values():
-        eff = run_located(isa.trap_fn, where, None, isa, isa.trap_fn, cause, info)
-        isa.trap_effects[cause.name] = eff  # type: ignore[attr-defined]
+        trap_effects[cause.name] = run_located(isa.trap_fn, where, None, isa, isa.trap_fn, cause, info)
     pc = E.Field.make(isa.pc_name, pc_w)
     code = isa.memories[isa.code_memory]
     fetch_addr = E.resize(pc, code.addr_width)
@@ -187,4 +187,4 @@ def finalize(isa: Isa) -> None:
         return m.translate(fetch_addr, 1 if isa.variable else isa.units_per_word, "fetch")
 
     fx = run_located(isa.translate_fn or fetch, where, None, isa, fetch)
-    isa.fetch_effects = fx  # type: ignore[attr-defined]
+    return Derived(trap_effects, fx, decoder)

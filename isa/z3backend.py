@@ -235,7 +235,7 @@ def sym_step(isa: Isa, ins: Instruction, state: SymState, operands: Mapping[str,
 
 
 def sym_trap_entry(isa: Isa, cause: str, info: z3.BitVecRef, state: SymState) -> SymState:
-    step = sym_effects(isa.trap_effects[cause], state, {"info": info})  # type: ignore[attr-defined]
+    step = sym_effects(isa.derived.trap_effects[cause], state, {"info": info})
     return step.post
 
 
