@@ -42,6 +42,7 @@ from virtcheck.checks.verdict import Budget, Session, Verdict, combine, solve
 from virtcheck.hypervisor.mapping import IsaFacts, facts
 from virtcheck.isa import expr as E
 from virtcheck.isa.asm import encode, format_instruction
+from virtcheck.isa.location import Location, locate
 from virtcheck.isa.model import Instruction, Isa, Kind, Role
 from virtcheck.isa.semantics import build
 from virtcheck.isa.state import MachineState, Memory
@@ -110,13 +111,20 @@ class MonitorResult:
     budget: Budget
     direct: list[str] = dc_field(default_factory=list)  #: instructions efficiency proved run directly
 
+    where: Optional[Location] = None  #: the partition's declaration (``Isa.partition``)
+
+    @property
+    def verdict(self) -> Verdict:
+        """The three properties, combined by the one rule (``verdict.combine``)."""
+        return combine(p.verdict for p in (self.equivalence, self.isolation, self.efficiency))
+
     @property
     def holds(self) -> Optional[bool]:
-        vals = [p.holds for p in (self.equivalence, self.isolation, self.efficiency)]
-        return False if False in vals else None if None in vals else True
+        return self.verdict.as_bool()
 
     def to_json(self) -> dict[str, Any]:
-        return {"isa": self.isa, "monitor": self.monitor, "holds": self.holds,
+        return {"isa": self.isa, "monitor": self.monitor, "holds": self.holds, "verdict": self.verdict.value,
+                "location": self.where.to_json() if self.where else None,
                 "equivalence": self.equivalence.to_json(), "isolation": self.isolation.to_json(),
                 "efficiency": self.efficiency.to_json(), "assumptions": self.assumptions,
                 "direct": self.direct, "budget": self.budget.to_json()}
@@ -417,10 +425,11 @@ def _decide(q: list, budget: Budget, session: Optional[Session] = None) -> tuple
 
 
 def _aggregate(name: str, per: dict[str, dict[str, Verdict]], witnesses: dict) -> PropertyResult:
-    violations = [m for m, c in per.items() if Verdict.FAILS in c.values()]
-    undecided = [m for m, c in per.items() if m not in violations and Verdict.UNKNOWN in c.values()]
-    verdict = Verdict.FAILS if violations else Verdict.UNKNOWN if undecided else Verdict.HOLDS
-    return PropertyResult(name, verdict, violations, undecided, witnesses,
+    """Each instruction's conditions, then the instructions, combined by the one rule."""
+    standing = {m: combine(c.values()) for m, c in per.items()}
+    violations = [m for m, v in standing.items() if v is Verdict.FAILS]
+    undecided = [m for m, v in standing.items() if v in (Verdict.UNKNOWN, Verdict.VACUOUS)]
+    return PropertyResult(name, combine(standing.values()), violations, undecided, witnesses,
                           {m: {k: v.value for k, v in c.items()} for m, c in per.items()})
 
 
@@ -506,4 +515,4 @@ def check_monitor(isa: Isa, budget: Budget = Budget()) -> MonitorResult:
     ]
     return MonitorResult(isa.name, "trap-emulate", _aggregate("equivalence", eq, eq_w),
                          _aggregate("isolation", iso, {}), _aggregate("efficiency", eff, {}),
-                         assumptions, budget, direct)
+                         assumptions, budget, direct, where=locate(isa.declared_at.get("partition")))

@@ -11,9 +11,9 @@ from tabulate import tabulate
 from virtcheck.checks.results import PROPERTIES, CheckRun, IsaResult
 from virtcheck.checks.verdict import Verdict
 from virtcheck.reports.explain import (
-    exit_code, monitor_properties, monitor_violation_lines, undecided_lines, violation_lines,
+    monitor_properties, monitor_violation_lines, undecided_lines, violation_lines,
 )
-from virtcheck.reports.labels import COLUMNS, LEGEND, THEOREMS, budget_line, holds_word, mark
+from virtcheck.reports.labels import COLUMNS, LEGEND, THEOREMS, budget_line, mark
 from virtcheck.reports.text import field_groups
 
 
@@ -56,7 +56,7 @@ def isa_markdown(r: IsaResult) -> list[str]:
     if r.monitor is not None:
         lines += ["", "### Trap-and-emulate monitor", ""]
         for p in monitor_properties(r.monitor):
-            lines.append(f"- **{p.name}:** {holds_word(p.holds)}")
+            lines.append(f"- **{p.name}:** {p.verdict.value}")
         lines += [f"  - {_code(line)}" for line in monitor_violation_lines(r)]
     return lines
 
@@ -65,7 +65,7 @@ def render_markdown(run: CheckRun) -> str:
     lines = ["# virtcheck report", ""]
     lines.append(
         f"virtcheck {run.virtcheck_version}; budget: {budget_line(run.budget)}; "
-        f"{run.jobs} job(s); {run.seconds:.1f} s; exit code {exit_code(run)}."
+        f"{run.jobs} job(s); {run.seconds:.1f} s; exit code {run.exit_code}."
     )
     lines.append("")
     if run.results:

@@ -19,15 +19,12 @@ import click
 
 from virtcheck import __version__
 from virtcheck.checks.results import CheckRun, IsaResult
-from virtcheck.checks.verdict import Budget
+from virtcheck.checks.verdict import EXIT_USAGE, Budget
 from virtcheck.isa.errors import IsaError
 from virtcheck.isa.model import Isa
 from virtcheck.reports import FILE_NAMES, FORMATS, render
-from virtcheck.reports.explain import exit_code
 from virtcheck.reports.labels import budget_line, plural
 from virtcheck.reports.text import render_summary
-
-EXIT_USAGE = 2
 
 #: monitors ``--vmm`` can prove things about, and what the report calls them
 MONITORS = {"trap-emulate": "trap-and-emulate monitor"}
@@ -222,4 +219,4 @@ def command(targets: tuple[str, ...], formats: tuple[str, ...], out: Optional[Pa
             written.append(str(path))
         click.echo(once(render_summary(run, color=color)), nl=False, color=color)
         click.echo(f"wrote {', '.join(written)}")
-    sys.exit(exit_code(run))
+    sys.exit(run.exit_code)
