@@ -490,24 +490,35 @@ class Isa:
             limit=spec.get("limit"),
         )
 
+    #: attributes that name one ISA object rather than declare the machine: ``derive`` sets
+    #: them anew; every other attribute is a declaration and is copied
+    _IDENTITY = ("name", "doc", "source", "where", "derived_from", "_final", "_derived")
+
     def derive(self, name: str, *, doc: str, source: str = "") -> "Isa":
-        """A copy of this (unfinalized or finalized) ISA under a new name, to add to."""
-        new = Isa(name, word=self.word, doc=doc, source=source, unit=self.unit, endian=self.endian)
+        """A copy of this (unfinalized or finalized) ISA under a new name, to add to.
+
+        Every declaration is copied -- every attribute not in ``_IDENTITY``, whatever it is,
+        so a declaration added to :class:`Isa` later cannot be dropped here by oversight
+        (``tests/core/test_derive.py`` compares them all). Containers are copied one level
+        deep so the new ISA can add to them; instructions are re-declared without what
+        finalize derived from them (opcode, effects, layout), which the copy derives anew.
+        """
+        new = Isa.__new__(Isa)
+        for attr, value in vars(self).items():
+            if attr in self._IDENTITY:
+                continue
+            if attr == "instructions":
+                value = [Instruction(i.mnemonic, i.syntax, i.operands, i.semantics, i.doc, i.where,
+                                     encoding_text=i.encoding_text) for i in value]
+            elif attr == "references":
+                value = {k: dict(v) for k, v in value.items()}
+            elif isinstance(value, (dict, list, set)):
+                value = type(value)(value)
+            setattr(new, attr, value)
+        new.name, new.doc, new.source = name, doc, source
         new.where = _caller()
-        for attr in ("fields", "banks", "composites", "memories", "causes", "modes"):
-            setattr(new, attr, dict(getattr(self, attr)))
-        new.instructions = [
-            Instruction(i.mnemonic, i.syntax, i.operands, i.semantics, i.doc, i.where, encoding_text=i.encoding_text)
-            for i in self.instructions
-        ]
-        for attr in ("opcode_width", "supervisor", "guest_fn", "guest_doc", "pc_name", "code_memory",
-                     "translate_fn", "trap_fn", "partition_fn", "partition_fits_fn", "partition_doc",
-                     "partition_hardware", "partition_private",
-                     "timer_cause", "timer_enabled_fn", "timer_period"):
-            setattr(new, attr, getattr(self, attr))
-        new.reset_fields = dict(self.reset_fields)
-        new.references = {k: dict(v) for k, v in self.references.items()}
         new.derived_from = self.name
+        new._final, new._derived = False, None
         return new
 
     # --- derived views -----------------------------------------------------------
