@@ -74,9 +74,9 @@ def encode_units(isa: Isa, ins: Instruction, values: Iterable[int]) -> list[int]
     values = list(values)
     if isa.variable:
         for o, v in zip(ins.operands, values):
-            if not 0 <= v < o.domain_size:
-                raise IsaError(f"operand '{o.name}' value {v} is outside its domain (0..{o.domain_size - 1})",
-                               instruction=ins.mnemonic)
+            if not 0 <= v < o.domain_size or v & o.zeros:
+                raise IsaError(f"operand '{o.name}' value {v} is outside its domain (0..{o.domain_size - 1}"
+                               + (f", bits {o.zeros:#x} clear)" if o.zeros else ")"), instruction=ins.mnemonic)
         return _split(isa, ins.pattern.encode(dict(zip((o.name for o in ins.operands), values))))
     word = encode(isa, ins, values)
     units = isa.units_per_word
@@ -239,6 +239,9 @@ def _operand_value(isa: Isa, ins: Instruction, o: OperandDecl, text: str, here: 
     if v >= o.domain_size:
         raise AsmError(f"{ins.mnemonic}: operand '{o.name}' value {text} is outside its domain", source=source,
                        line=line)
+    if v & o.zeros:
+        raise AsmError(f"{ins.mnemonic}: operand '{o.name}' value {text} has bits {v & o.zeros:#x} set, which "
+                       f"its encoding cannot hold", source=source, line=line)
     return v
 
 

@@ -128,7 +128,8 @@ class OperandDecl:
     ``signed`` in its assembly syntax and when widened) or ``target`` (an address; with
     ``pcrel`` the encoding holds ``target - pc``). ``limit`` (exclusive) narrows the
     domain below the encoding field's ``2**field`` values; the decoder maps an out-of-domain
-    field value into the domain, so every word still decodes.
+    field value into the domain, so every word still decodes. ``zeros``: the operand bits
+    the encoding leaves out, which every value in the domain has clear.
     """
 
     name: str
@@ -139,6 +140,9 @@ class OperandDecl:
     pcrel: bool = False
     bank: Optional[str] = None
     limit: Optional[int] = None
+    #: bits that are always zero because the encoding does not hold them (a RISC-V branch
+    #: offset's bit 0); set at finalize from the encoding's bit slices
+    zeros: int = 0
 
     @property
     def domain_size(self) -> int:

@@ -7,6 +7,7 @@ while a user's function runs are placed at the line of *that* function that caus
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import traceback
 from typing import Callable
@@ -80,6 +81,8 @@ def _pattern(isa: Isa, ins: Instruction) -> None:
         if name not in pat.widths:
             raise IsaError(f"operand '{name}' does not appear in encoding '{ins.encoding_text}'",
                            where=ins.where, instruction=ins.mnemonic)
+    ins.operands = tuple(dataclasses.replace(o, zeros=pat.zeros(o.name) & ((1 << o.width) - 1))
+                         if pat.zeros(o.name) else o for o in ins.operands)
     ins.pattern = pat
     ins.length = pat.length * isa.cells_per_unit  # in code-memory cells, as the pc counts
 
@@ -87,7 +90,8 @@ def _pattern(isa: Isa, ins: Instruction) -> None:
 def _check_syntax(ins: Instruction) -> None:
     names = SYNTAX_FIELD.findall(ins.syntax)
     declared = [o.name for o in ins.operands]
-    first = ins.syntax.split()[0].upper() if ins.syntax.split() else ""
+    # a dotted assembly mnemonic (RISC-V FENCE.I, SFENCE.VMA) names a function with "_"
+    first = ins.syntax.split()[0].upper().replace(".", "_") if ins.syntax.split() else ""
     if not first or not (ins.mnemonic.upper() == first or ins.mnemonic.upper().startswith(first + "_")):
         raise IsaError(
             f"syntax '{ins.syntax}' must start with the mnemonic", where=ins.where, instruction=ins.mnemonic

@@ -201,7 +201,8 @@ def operand_vars(ins: Instruction, prefix: str = "") -> dict[str, z3.BitVecRef]:
 
 def operand_domain(ins: Instruction, ops: Mapping[str, z3.BitVecRef]) -> list[z3.BoolRef]:
     """Constraints keeping operands within their declared domains."""
-    return [z3.ULT(ops[o.name], o.limit) for o in ins.operands if o.limit is not None]
+    out = [z3.ULT(ops[o.name], o.limit) for o in ins.operands if o.limit is not None]
+    return out + [ops[o.name] & o.zeros == 0 for o in ins.operands if o.zeros]
 
 
 def sym_effects(eff: Effects, state: SymState, operands: Mapping[str, z3.BitVecRef]) -> SymStep:
