@@ -61,11 +61,9 @@ def test_every_isa_alone_and_with_all_the_others():
 
 
 @pytest.mark.slow
-def test_every_monitor_proof_alone_and_with_all_the_others():
-    """--vmm for every ISA that declares a partition (the others cannot have the monitor)."""
-    from virtcheck.isa.machines import bundled
-
-    names = [n for n in REGISTRY if bundled()[n].partition_fn is not None]
-    together = reports(*names, "--vmm", "trap-emulate", "--jobs", "1")
-    for name in names:
+def test_every_pg3_monitor_proof_alone_and_with_the_family():
+    """--vmm on each ISA of the pg3 family alone and with the whole family. (The x86
+    monitor proofs take many minutes: too long to run each twice in CI.)"""
+    together = reports(*PG3_FAMILY, "--vmm", "trap-emulate", "--jobs", "1")
+    for name in PG3_FAMILY:
         assert reports(name, "--vmm", "trap-emulate", "--jobs", "1")[name] == together[name], name
