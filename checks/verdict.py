@@ -110,20 +110,27 @@ class Session:
     def __init__(self) -> None:
         self._ctx: Optional[z3.Context] = None
 
+    @property
+    def context(self) -> z3.Context:
+        """The session's context (created on first use). Terms built in it directly need no
+        translation (the classifier builds every instruction's terms there)."""
+        if self._ctx is None:
+            self._ctx = z3.Context()
+        return self._ctx
+
     def solve(self, constraints: Sequence[z3.BoolRef], budget: Budget) -> Answer:
         """Decide ``constraints`` in this session's context (a model stays there too: see
         :class:`Model`)."""
-        if self._ctx is None:
-            self._ctx = z3.Context()
-        s = z3.SolverFor("QF_ABV", ctx=self._ctx)
+        ctx = self.context
+        s = z3.SolverFor("QF_ABV", ctx=ctx)
         if budget.rlimit:
             s.set("rlimit", budget.rlimit)
-        s.add(*[c.translate(self._ctx) for c in constraints])
+        s.add(*[c if c.ctx is ctx else c.translate(ctx) for c in constraints])
         before = _rlimit_count(s)
         r = s.check()
         used = _rlimit_count(s) - before
         if r == z3.sat:
-            return Answer("sat", Model(s.model(), self._ctx), rlimit_used=used)
+            return Answer("sat", Model(s.model(), ctx), rlimit_used=used)
         if r == z3.unsat:
             return Answer("unsat", rlimit_used=used)
         return Answer("unknown", reason=s.reason_unknown() or "unknown", rlimit_used=used)
@@ -149,7 +156,8 @@ class Model:
         self._model, self._ctx = model, ctx
 
     def eval(self, term: z3.ExprRef, model_completion: bool = False) -> z3.ExprRef:
-        return self._model.eval(term.translate(self._ctx), model_completion=model_completion)
+        local = term if term.ctx is self._ctx else term.translate(self._ctx)
+        return self._model.eval(local, model_completion=model_completion)
 
     evaluate = eval
 
