@@ -121,6 +121,7 @@ class Translator:
 
     def __init__(self, state: SymState, operands: Mapping[str, z3.BitVecRef]):
         self.s = state
+        self.ctx: Optional[z3.Context] = getattr(state, "ctx", None)  #: where constants are built
         self.ops = operands
         self.memo: dict[int, z3.ExprRef] = {}
         self.bmemo: dict[int, z3.BoolRef] = {}
@@ -139,7 +140,7 @@ class Translator:
         elif isinstance(e, E.UnOp) and e.op is Op.NOT and e.width == 1:
             r = z3.Not(self.bool(e.a))
         elif isinstance(e, E.Const):
-            r = z3.BoolVal(bool(e.value), self.s.ctx)
+            r = z3.BoolVal(bool(e.value), self.ctx)
         else:
             r = self.bv(e) == 1
         self.bmemo[k] = r
@@ -155,7 +156,7 @@ class Translator:
 
     def _bv(self, e: Expr) -> z3.BitVecRef:
         if isinstance(e, E.Const):
-            return z3.BitVecVal(e.value, e.width, self.s.ctx)
+            return z3.BitVecVal(e.value, e.width, self.ctx)
         if isinstance(e, E.Field):
             return self.s.fields[e.name]
         if isinstance(e, E.Operand):
@@ -171,7 +172,7 @@ class Translator:
             return z3.Select(self.s.memories[e.memory], self.bv(e.addr))
         if isinstance(e, E.BinOp):
             if e.op.is_compare:
-                return z3.If(self.bool(e), z3.BitVecVal(1, 1, self.s.ctx), z3.BitVecVal(0, 1, self.s.ctx))
+                return z3.If(self.bool(e), z3.BitVecVal(1, 1, self.ctx), z3.BitVecVal(0, 1, self.ctx))
             return Z3_BINARY[e.op](self.bv(e.a), self.bv(e.b))
         if isinstance(e, E.UnOp):
             return Z3_UNARY[e.op](self.bv(e.a))
