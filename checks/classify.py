@@ -399,6 +399,7 @@ def _isa_result(isa: Isa, results: list[InstructionResult], seconds: float) -> I
     return IsaResult(
         isa.name, isa.doc, isa.source, isa.guest_doc, isa.supervisor or "",
         {n: f.role.value for n, f in isa.fields.items()}, results, theorems, seconds, where=where,
+        declarations={k: loc for k, w in isa.declared_at.items() if (loc := locate(w)) is not None},
     )
 
 

@@ -42,6 +42,10 @@ def test_bundled_locations_are_package_relative():
     assert ins["NOP"]["location"] == {"file": "virtcheck/isa/machines/pg3.py", "line": line_of(src, '@isa.instruction("NOP')}
     assert ins["JRST1"]["verdict"] == "fails" and ins["NOP"]["verdict"] == "holds"
     assert d["theorems"]["1"]["location"] == d["location"]
+    at = {k: v["line"] for k, v in d["declarations"].items()}
+    assert at["mode s"] == line_of(src, "isa.mode(\"s\"") and at["guest"] == line_of(src, "isa.guest(")
+    assert at["partition"] == line_of(src, "isa.partition(")
+    assert {v["file"] for v in d["declarations"].values()} == {"virtcheck/isa/machines/pg3.py"}
 
 
 def test_user_file_locations_keep_the_path_as_given(monkeypatch):
