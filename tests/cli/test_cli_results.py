@@ -106,3 +106,16 @@ def test_vacuous_is_a_verdict_not_a_reason(probe: Path):
     assert (f"{probe}:{probe_line}: tiny-probe: PROBE is undecided for Theorem 1: privileged: vacuous "
             f"(every guest-configuration run memory-traps, {probe}:{guest})") in lines
     assert lines[-1].endswith(": 0 hold, 0 fail, 0 unknown, 1 vacuous; exit 3")
+
+
+def test_junit_cases_carry_file_and_line(monkeypatch):
+    import xml.etree.ElementTree as ET
+
+    monkeypatch.chdir(ROOT)
+    root = ET.fromstring(invoke("docs/examples/tiny_isa.py", "--format", "junit").stdout)
+    case = root.find(".//testcase[@classname='tiny-peek.PEEKS'][@name='mode_sensitive']")
+    assert (case.get("file"), case.get("line")) == (
+        "docs/examples/tiny_isa.py", str(line_of(TINY_TEXT, '@tiny_peek.instruction("PEEKS")')))
+    theorem = root.find(".//testcase[@classname='tiny-peek.theorems']")
+    assert (theorem.get("file"), theorem.get("line")) == ("docs/examples/tiny_isa.py",
+                                                          str(line_of(TINY_TEXT, "tiny_peek = tiny.derive(")))
