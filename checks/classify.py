@@ -116,14 +116,15 @@ def translation_injective(isa: Isa, memory: str, budget: Budget) -> bool:
     False means "not proved" (refuted or unknown); the full query is used then.
     """
     def prove() -> bool:
-        st = SymState(isa, "inj.")
+        # its own fresh context: the answer must not depend on which instruction asked first
+        session = Session()
+        st = SymState(isa, "inj.", ctx=session.context)
         view = _View(isa, st, memory)
         aw = isa.memories[memory].addr_width
-        p, q = z3.BitVec("inj.p", aw), z3.BitVec("inj.q", aw)
+        p, q = z3.BitVec("inj.p", aw, session.context), z3.BitVec("inj.q", aw, session.context)
         okp, pp = view.at(p)
         okq, pq = view.at(q)
-        # its own fresh context: the answer must not depend on which instruction asked first
-        return solve([okp, okq, p != q, pp == pq], budget).result == "unsat"
+        return solve([okp, okq, p != q, pp == pq], budget, session).result == "unsat"
 
     return isa.derived.fact(("classify.injective", memory, budget.rlimit), prove)
 
@@ -133,12 +134,13 @@ class InstructionClassifier:
 
     def __init__(self, isa: Isa, ins: Instruction, budget: Budget, classes: FieldClasses):
         self.isa, self.ins, self.budget, self.fc = isa, ins, budget, classes
-        self.ops = operand_vars(ins)
+        self.session = Session()  #: this instruction's own Z3 context: every term is built in it
+        self.ctx = self.session.context
+        self.ops = operand_vars(ins, ctx=self.ctx)
         self.dom = operand_domain(ins, self.ops)
-        self.A = SymState(isa, "A.")
+        self.A = SymState(isa, "A.", ctx=self.ctx)
         self.stepA = sym_step(isa, ins, self.A, self.ops)
         self.queries = 0
-        self.session = Session()  #: this instruction's own Z3 context
         eff = ins.effects
         self.reads = field_reads(isa, eff.roots())
         self.loads = has_load(eff.roots())
@@ -164,13 +166,14 @@ class InstructionClassifier:
 
     def _twin(self, prefix: str, free: Sequence[str], fresh_memory: bool) -> SymState:
         """A second state sharing A's fields except ``free`` (and memory unless fresh)."""
-        fields = {n: (z3.BitVec(f"{prefix}{n}", self.isa.fields[n].width) if n in free else v)
+        ctx = self.ctx
+        fields = {n: (z3.BitVec(f"{prefix}{n}", self.isa.fields[n].width, ctx) if n in free else v)
                   for n, v in self.A.fields.items()}
         mems = dict(self.A.memories)
         if fresh_memory:
-            mems = {n: z3.Array(f"{prefix}{n}", z3.BitVecSort(m.addr_width), z3.BitVecSort(m.width))
+            mems = {n: z3.Array(f"{prefix}{n}", z3.BitVecSort(m.addr_width, ctx), z3.BitVecSort(m.width, ctx))
                     for n, m in self.isa.memories.items()}
-        return SymState(self.isa, prefix, fields=fields, memories=mems)
+        return SymState(self.isa, prefix, fields=fields, memories=mems, ctx=ctx)
 
     def _operands(self, model: z3.ModelRef) -> dict[str, int]:
         return {n: model.eval(v, model_completion=True).as_long() for n, v in self.ops.items()}
@@ -249,7 +252,7 @@ class InstructionClassifier:
             if translation_injective(self.isa, mem, self.budget):
                 compare = points  # nothing else can change (see translation_injective)
             else:
-                compare = [z3.BitVec(f"probe.{mem}", aw)]
+                compare = [z3.BitVec(f"probe.{mem}", aw, self.ctx)]
                 points = compare + points
             for p in points:
                 okA, pa = viewA.at(p)
@@ -396,6 +399,7 @@ def _isa_result(isa: Isa, results: list[InstructionResult], seconds: float) -> I
     return IsaResult(
         isa.name, isa.doc, isa.source, isa.guest_doc, isa.supervisor or "",
         {n: f.role.value for n, f in isa.fields.items()}, results, theorems, seconds, where=where,
+        declarations={k: loc for k, w in isa.declared_at.items() if (loc := locate(w)) is not None},
     )
 
 

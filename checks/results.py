@@ -193,6 +193,8 @@ class IsaResult:
     seconds: float = 0.0
     monitor: Optional[Any] = None  #: set by ``check --vmm``: a MonitorResult (with a ``verdict``)
     where: Optional[Location] = None  #: the ISA's declaration (its ``Isa(...)`` call)
+    #: where the ISA's other declarations were made: ``mode <name>``, ``guest``, ``partition``, ...
+    declarations: dict[str, Location] = dc_field(default_factory=dict)
 
     def instruction(self, mnemonic: str) -> InstructionResult:
         for i in self.instructions:

@@ -88,7 +88,7 @@ class Answer:
     """The result of one query: sat (with model), unsat, or unknown (with reason)."""
 
     result: str  #: "sat" | "unsat" | "unknown"
-    model: Optional[z3.ModelRef] = None
+    model: Optional["Model"] = None  #: read in the query's own context (see Model)
     reason: str = ""
     rlimit_used: int = 0
 
@@ -110,21 +110,27 @@ class Session:
     def __init__(self) -> None:
         self._ctx: Optional[z3.Context] = None
 
-    def solve(self, constraints: Sequence[z3.BoolRef], budget: Budget) -> Answer:
-        """Decide ``constraints`` in this session's context; a model comes back translated
-        into the constraints' own context, so callers evaluate their variables in it."""
+    @property
+    def context(self) -> z3.Context:
+        """The session's context (created on first use). Terms built in it directly need no
+        translation (the classifier builds every instruction's terms there)."""
         if self._ctx is None:
             self._ctx = z3.Context()
-        home = constraints[0].ctx if constraints else z3.main_ctx()
-        s = z3.SolverFor("QF_ABV", ctx=self._ctx)
+        return self._ctx
+
+    def solve(self, constraints: Sequence[z3.BoolRef], budget: Budget) -> Answer:
+        """Decide ``constraints`` in this session's context (a model stays there too: see
+        :class:`Model`)."""
+        ctx = self.context
+        s = z3.SolverFor("QF_ABV", ctx=ctx)
         if budget.rlimit:
             s.set("rlimit", budget.rlimit)
-        s.add(*[c.translate(self._ctx) for c in constraints])
+        s.add(*[c if c.ctx is ctx else c.translate(ctx) for c in constraints])
         before = _rlimit_count(s)
         r = s.check()
         used = _rlimit_count(s) - before
         if r == z3.sat:
-            return Answer("sat", s.model().translate(home), rlimit_used=used)
+            return Answer("sat", Model(s.model(), ctx), rlimit_used=used)
         if r == z3.unsat:
             return Answer("unsat", rlimit_used=used)
         return Answer("unknown", reason=s.reason_unknown() or "unknown", rlimit_used=used)
@@ -134,6 +140,29 @@ def solve(constraints: Sequence[z3.BoolRef], budget: Budget, session: Optional[S
     """The only place that calls ``Solver.check``: in ``session``, or in a fresh context
     of its own (see :class:`Session`)."""
     return (session or Session()).solve(constraints, budget)
+
+
+class Model:
+    """A model read in the context it was found in: ``eval(term)`` translates the caller's
+    term (built in any context) into the session's context and evaluates it there.
+
+    Translating the model back into the terms' own context instead lets that context's
+    history in again: how a model is completed and read there (array values under
+    ``model_completion``) differed with what the process had built before, and witnesses
+    with it.
+    """
+
+    def __init__(self, model: z3.ModelRef, ctx: z3.Context):
+        self._model, self._ctx = model, ctx
+
+    def eval(self, term: z3.ExprRef, model_completion: bool = False) -> z3.ExprRef:
+        local = term if term.ctx is self._ctx else term.translate(self._ctx)
+        return self._model.eval(local, model_completion=model_completion)
+
+    evaluate = eval
+
+    def __getitem__(self, decl: Any) -> Any:
+        return self._model[decl]
 
 
 def _rlimit_count(s: z3.Solver) -> int:

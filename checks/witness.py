@@ -13,6 +13,7 @@ from typing import Optional
 
 from virtcheck.checks.results import Witness
 from virtcheck.isa.concrete import HALT, compiled
+from virtcheck.isa.flow import field_reads, has_load
 from virtcheck.isa.model import Instruction, Isa, Kind, Role
 from virtcheck.isa.state import MachineState, Memory, Outcome
 
@@ -35,8 +36,28 @@ def run(isa: Isa, ins: Instruction, operands: dict[str, int], state: MachineStat
     return out, MachineState.from_flat(isa, S, mems)
 
 
+#: translations kept per ISA and memory (each maps every virtual address: thousands of cells)
+MAPPINGS_KEPT = 64
+
+
 def mapping(isa: Isa, state: MachineState, memory: str) -> dict[int, int]:
-    """Virtual address -> physical cell, for every address ``state``'s translation accepts."""
+    """Virtual address -> physical cell, for every address ``state``'s translation accepts.
+
+    Witness states often share their translation (pg3: the same ``l`` and ``b``), so a
+    translation that reads only fields is computed once per assignment of those fields.
+    The result must not be modified."""
+    from virtcheck.checks.classify import _translation_effects
+
+    def reads() -> Optional[tuple[str, ...]]:
+        roots = _translation_effects(isa, 1, "read", memory).roots()
+        return None if has_load(roots) else tuple(n for n in isa.fields if n in field_reads(isa, roots))
+
+    fields = isa.derived.fact(("witness.translation_reads", memory), reads)
+    kept: dict = isa.derived.fact(("witness.mappings", memory), dict)
+    key = tuple(state.fields[n] for n in fields) if fields is not None else None
+    out = kept.get(key) if key is not None else None
+    if out is not None:
+        return out
     S, mems = state.flat(isa)
     fn = translator(isa, memory)
     out = {}
@@ -44,6 +65,10 @@ def mapping(isa: Isa, state: MachineState, memory: str) -> dict[int, int]:
         p = fn(S, *mems, v)
         if isinstance(p, int):
             out[v] = p
+    if key is not None:
+        if len(kept) >= MAPPINGS_KEPT:
+            kept.pop(next(iter(kept)))
+        kept[key] = out
     return out
 
 

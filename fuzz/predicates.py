@@ -109,11 +109,11 @@ def _build(isa: Isa, label: str, fn: Callable) -> PredicateSpace:
     # A fresh Z3 context (as checks.verdict.Session): the sample drawn from must not depend
     # on whatever else this process asked Z3 before.
     ctx = z3.Context()
-    base = SymState(isa, "fuzz.")
-    sym_fields = {n: v.translate(ctx) for n, v in base.fields.items()}
+    sym = SymState(isa, "fuzz.", ctx=ctx)
+    sym_fields = sym.fields
     solver = z3.Solver(ctx=ctx)
     solver.set("rlimit", RLIMIT)
-    solver.add(Translator(base, {}).bool(expr).translate(ctx))
+    solver.add(Translator(sym, {}).bool(expr))
     found: list[tuple[int, ...]] = []
     exact = False
     while len(found) < MAX_SOLUTIONS:

@@ -12,14 +12,15 @@ exit condition (implicit flows: whether the write happens at all depends on them
 
 from __future__ import annotations
 
-from typing import Iterable
-
-import networkx as nx
+from typing import TYPE_CHECKING, Iterable
 
 from virtcheck.isa import expr as E
 from virtcheck.isa.expr import Expr
 from virtcheck.isa.model import Instruction, Isa
 from virtcheck.isa.semantics import Effects
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 OUTCOME = "outcome"  #: node standing for "traps or halts, and with what"
 
@@ -91,8 +92,10 @@ def read_write(isa: Isa, ins: Instruction) -> tuple[list[str], list[str]]:
     return sorted(reads), sorted(writes)
 
 
-def flow_graph(isa: Isa) -> nx.MultiDiGraph:
+def flow_graph(isa: Isa) -> "nx.MultiDiGraph":
     """Field -> field edges, one per instruction that carries the flow (key = mnemonic)."""
+    import networkx as nx  # here, not at the top: importing it costs every command a quarter second
+
     g = nx.MultiDiGraph()
     for name, f in isa.fields.items():
         node = node_of_field(isa, name)

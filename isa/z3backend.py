@@ -49,22 +49,40 @@ Z3_UNARY: dict[Op, Callable[[z3.BitVecRef], z3.BitVecRef]] = {
 }
 
 
-class SymState:
-    """A symbolic machine state: one bit-vector per field, one array per memory."""
+def _ite(c: z3.BoolRef, a: z3.BitVecRef, b: z3.BitVecRef) -> z3.BitVecRef:
+    """``z3.If`` for two bit-vectors already of one width and context (the language checks
+    widths when it builds a node): straight to the C API, without ``z3.If``'s coercions,
+    which dominated building the terms of a register bank's reads and writes."""
+    ctx = a.ctx
+    return z3.BitVecRef(z3.Z3_mk_ite(ctx.ref(), c.as_ast(), a.as_ast(), b.as_ast()), ctx)
 
-    def __init__(self, isa: Isa, prefix: str, *, fields: Optional[dict] = None, memories: Optional[dict] = None):
+
+def _is(idx: z3.BitVecRef, value: int) -> z3.BoolRef:
+    """``idx == value`` for a bit-vector term and a constant that fits it, via the C API."""
+    ctx = idx.ctx
+    k = z3.Z3_mk_unsigned_int64(ctx.ref(), value, idx.sort().ast)
+    return z3.BoolRef(z3.Z3_mk_eq(ctx.ref(), idx.as_ast(), k), ctx)
+
+
+class SymState:
+    """A symbolic machine state: one bit-vector per field, one array per memory, in the Z3
+    context ``ctx`` (Z3's main context when None); every term built over it lives there."""
+
+    def __init__(self, isa: Isa, prefix: str, *, fields: Optional[dict] = None, memories: Optional[dict] = None,
+                 ctx: Optional[z3.Context] = None):
         self.isa = isa
         self.prefix = prefix
+        self.ctx = ctx
         self.fields: dict[str, z3.BitVecRef] = fields if fields is not None else {
-            n: z3.BitVec(f"{prefix}{n}", f.width) for n, f in isa.fields.items()
+            n: z3.BitVec(f"{prefix}{n}", f.width, ctx) for n, f in isa.fields.items()
         }
         self.memories: dict[str, z3.ArrayRef] = memories if memories is not None else {
-            n: z3.Array(f"{prefix}{n}", z3.BitVecSort(m.addr_width), z3.BitVecSort(m.width))
+            n: z3.Array(f"{prefix}{n}", z3.BitVecSort(m.addr_width, ctx), z3.BitVecSort(m.width, ctx))
             for n, m in isa.memories.items()
         }
 
     def with_updates(self, fields: dict, memories: dict) -> "SymState":
-        return SymState(self.isa, self.prefix + "'", fields=fields, memories=memories)
+        return SymState(self.isa, self.prefix + "'", fields=fields, memories=memories, ctx=self.ctx)
 
     def concrete(self, model: z3.ModelRef) -> MachineState:
         """The state a model assigns (unconstrained bits read as 0)."""
@@ -103,6 +121,7 @@ class Translator:
 
     def __init__(self, state: SymState, operands: Mapping[str, z3.BitVecRef]):
         self.s = state
+        self.ctx: Optional[z3.Context] = getattr(state, "ctx", None)  #: where constants are built
         self.ops = operands
         self.memo: dict[int, z3.ExprRef] = {}
         self.bmemo: dict[int, z3.BoolRef] = {}
@@ -121,7 +140,7 @@ class Translator:
         elif isinstance(e, E.UnOp) and e.op is Op.NOT and e.width == 1:
             r = z3.Not(self.bool(e.a))
         elif isinstance(e, E.Const):
-            r = z3.BoolVal(bool(e.value))
+            r = z3.BoolVal(bool(e.value), self.ctx)
         else:
             r = self.bv(e) == 1
         self.bmemo[k] = r
@@ -137,7 +156,7 @@ class Translator:
 
     def _bv(self, e: Expr) -> z3.BitVecRef:
         if isinstance(e, E.Const):
-            return z3.BitVecVal(e.value, e.width)
+            return z3.BitVecVal(e.value, e.width, self.ctx)
         if isinstance(e, E.Field):
             return self.s.fields[e.name]
         if isinstance(e, E.Operand):
@@ -147,13 +166,13 @@ class Translator:
             idx = self.bv(e.index)
             out = self.s.fields[bank.member(bank.count - 1)]
             for i in range(bank.count - 2, -1, -1):
-                out = z3.If(idx == i, self.s.fields[bank.member(i)], out)
+                out = _ite(_is(idx, i), self.s.fields[bank.member(i)], out)
             return out
         if isinstance(e, E.Load):
             return z3.Select(self.s.memories[e.memory], self.bv(e.addr))
         if isinstance(e, E.BinOp):
             if e.op.is_compare:
-                return z3.If(self.bool(e), z3.BitVecVal(1, 1), z3.BitVecVal(0, 1))
+                return z3.If(self.bool(e), z3.BitVecVal(1, 1, self.ctx), z3.BitVecVal(0, 1, self.ctx))
             return Z3_BINARY[e.op](self.bv(e.a), self.bv(e.b))
         if isinstance(e, E.UnOp):
             return Z3_UNARY[e.op](self.bv(e.a))
@@ -188,15 +207,15 @@ class SymStep:
 
     def traps(self, kinds=None) -> z3.BoolRef:
         conds = [x.cond for x in self.exits if x.cause is not None and (kinds is None or x.cause.kind in kinds)]
-        return z3.Or(*conds) if conds else z3.BoolVal(False)
+        return z3.Or(*conds) if conds else z3.BoolVal(False, self.pre.ctx)
 
     def halts(self) -> z3.BoolRef:
         conds = [x.cond for x in self.exits if x.cause is None]
-        return z3.Or(*conds) if conds else z3.BoolVal(False)
+        return z3.Or(*conds) if conds else z3.BoolVal(False, self.pre.ctx)
 
 
-def operand_vars(ins: Instruction, prefix: str = "") -> dict[str, z3.BitVecRef]:
-    return {o.name: z3.BitVec(f"{prefix}{ins.mnemonic}.{o.name}", o.width) for o in ins.operands}
+def operand_vars(ins: Instruction, prefix: str = "", ctx: Optional[z3.Context] = None) -> dict[str, z3.BitVecRef]:
+    return {o.name: z3.BitVec(f"{prefix}{ins.mnemonic}.{o.name}", o.width, ctx) for o in ins.operands}
 
 
 def operand_domain(ins: Instruction, ops: Mapping[str, z3.BitVecRef]) -> list[z3.BoolRef]:
@@ -215,7 +234,7 @@ def sym_effects(eff: Effects, state: SymState, operands: Mapping[str, z3.BitVecR
         fires = z3.And(*none_before, c) if none_before else c
         exits.append(SymExit(fires, x.cause, tr.bv(x.info)))
         none_before.append(z3.Not(c))
-    ok = z3.And(*none_before) if none_before else z3.BoolVal(True)
+    ok = z3.And(*none_before) if none_before else z3.BoolVal(True, state.ctx)
     fields = dict(state.fields)
     mems = dict(state.memories)
     for s in eff.stores:
@@ -225,7 +244,7 @@ def sym_effects(eff: Effects, state: SymState, operands: Mapping[str, z3.BitVecR
         idx, v = tr.bv(w.index), tr.bv(w.value)
         for i in range(bank.count):
             n = bank.member(i)
-            fields[n] = z3.If(idx == i, v, fields[n])
+            fields[n] = _ite(_is(idx, i), v, fields[n])
     for n, v in eff.writes.items():
         fields[n] = tr.bv(v)
     return SymStep(state, exits, ok, state.with_updates(fields, mems), tr)

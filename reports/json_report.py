@@ -65,6 +65,7 @@ def isa_json(r: IsaResult) -> dict[str, Any]:
         "supervisor_mode": r.supervisor_mode,
         "fields": dict(r.fields),
         "location": _location(r.where),
+        "declarations": {k: loc.to_json() for k, loc in r.declarations.items()},
         "verdict": r.verdict.value,
         "theorems": {n: t.to_json() for n, t in sorted(r.theorems.items())},
         "instructions": [instruction_json(i) for i in r.instructions],

@@ -42,6 +42,10 @@ def test_bundled_locations_are_package_relative():
     assert ins["NOP"]["location"] == {"file": "virtcheck/isa/machines/pg3.py", "line": line_of(src, '@isa.instruction("NOP')}
     assert ins["JRST1"]["verdict"] == "fails" and ins["NOP"]["verdict"] == "holds"
     assert d["theorems"]["1"]["location"] == d["location"]
+    at = {k: v["line"] for k, v in d["declarations"].items()}
+    assert at["mode s"] == line_of(src, "isa.mode(\"s\"") and at["guest"] == line_of(src, "isa.guest(")
+    assert at["partition"] == line_of(src, "isa.partition(")
+    assert {v["file"] for v in d["declarations"].values()} == {"virtcheck/isa/machines/pg3.py"}
 
 
 def test_user_file_locations_keep_the_path_as_given(monkeypatch):
@@ -102,3 +106,16 @@ def test_vacuous_is_a_verdict_not_a_reason(probe: Path):
     assert (f"{probe}:{probe_line}: tiny-probe: PROBE is undecided for Theorem 1: privileged: vacuous "
             f"(every guest-configuration run memory-traps, {probe}:{guest})") in lines
     assert lines[-1].endswith(": 0 hold, 0 fail, 0 unknown, 1 vacuous; exit 3")
+
+
+def test_junit_cases_carry_file_and_line(monkeypatch):
+    import xml.etree.ElementTree as ET
+
+    monkeypatch.chdir(ROOT)
+    root = ET.fromstring(invoke("docs/examples/tiny_isa.py", "--format", "junit").stdout)
+    case = root.find(".//testcase[@classname='tiny-peek.PEEKS'][@name='mode_sensitive']")
+    assert (case.get("file"), case.get("line")) == (
+        "docs/examples/tiny_isa.py", str(line_of(TINY_TEXT, '@tiny_peek.instruction("PEEKS")')))
+    theorem = root.find(".//testcase[@classname='tiny-peek.theorems']")
+    assert (theorem.get("file"), theorem.get("line")) == ("docs/examples/tiny_isa.py",
+                                                          str(line_of(TINY_TEXT, "tiny_peek = tiny.derive(")))

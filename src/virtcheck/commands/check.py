@@ -163,8 +163,8 @@ def _announce(targets: list[str], budget: Budget, jobs: int, vmm: Optional[str])
 @click.option("--rlimit", type=click.IntRange(min=0), default=Budget().rlimit, show_default=True,
               help="Z3 resource limit per query (deterministic; 0 = none).")
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
-              help="Worker processes for the solver queries (0 = one per CPU). Verdicts do not depend on it; "
-                   "with 1 the whole report is reproducible.")
+              help="Worker processes for the solver queries (0 = one per CPU). The report does not depend "
+                   "on it (every instruction's queries run in a Z3 context of their own).")
 @click.option("--vmm", type=click.Choice(list(MONITORS)),
               help="Also prove equivalence, isolation and efficiency of this monitor.")
 def command(targets: tuple[str, ...], formats: tuple[str, ...], out: Optional[Path], rlimit: int, jobs: int,

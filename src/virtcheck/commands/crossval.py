@@ -13,7 +13,7 @@ from typing import Optional
 
 import click
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+from virtcheck.checks.verdict import EXIT_FAIL, EXIT_OK, EXIT_USAGE  # the one exit-code rule
 
 
 def _fail(msg: str) -> None:

@@ -17,7 +17,7 @@ from tabulate import tabulate
 from virtcheck.isa.errors import IsaError
 from virtcheck.isa.model import Instruction, Isa, OperandDecl
 
-EXIT_USAGE = 2
+from virtcheck.checks.verdict import EXIT_USAGE  # the one exit-code rule
 
 
 def _read_write_fn() -> Optional[Callable[[Isa, Instruction], tuple[list[str], list[str]]]]:

@@ -17,7 +17,7 @@ import click
 from virtcheck.isa.errors import AsmError, IsaError
 from virtcheck.isa.model import Isa
 
-EXIT_OK, EXIT_USAGE = 0, 2
+from virtcheck.checks.verdict import EXIT_OK, EXIT_USAGE  # the one exit-code rule
 
 
 def _fail(msg: str) -> None:
