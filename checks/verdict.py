@@ -13,6 +13,8 @@ from typing import Any, Optional, Sequence
 
 import z3
 
+from virtcheck.isa.z3backend import raise_if_interrupted
+
 
 class Verdict(enum.Enum):
     HOLDS = "holds"  #: proved for every state and operand value
@@ -58,6 +60,7 @@ def solve(constraints: Sequence[z3.BoolRef], budget: Budget) -> Answer:
         return Answer("sat", s.model(), rlimit_used=used)
     if r == z3.unsat:
         return Answer("unsat", rlimit_used=used)
+    raise_if_interrupted(s)  # Ctrl-C is an interruption, never an "unknown" verdict
     return Answer("unknown", reason=s.reason_unknown() or "unknown", rlimit_used=used)
 
 

@@ -89,8 +89,10 @@ class FuzzReport:
     corpus_replayed: int = 0
     worker_deaths: list[dict[str, Any]] = dc_field(default_factory=list)
     errors: list[str] = dc_field(default_factory=list)  #: input problems (a corpus file that does not load)
+    corpus_notes: list[str] = dc_field(default_factory=list)  #: corpus files recovered from interrupted writes
     worker_errors: list[str] = dc_field(default_factory=list)  #: exceptions a worker died of
     interrupted: bool = False
+    stop_signal: int = 2  #: the signal that interrupted it (SIGINT unless SIGTERM); not serialized
 
     @staticmethod
     def start(cfg: Any) -> "FuzzReport":
@@ -141,8 +143,11 @@ class FuzzReport:
 
     @property
     def exit_code(self) -> int:
-        """1 a property failed; else 2 an input did not load (the corpus); else 3 a worker
-        raised (the campaign did not run as asked: inconclusive); else 0."""
+        """128 + the signal when interrupted (130 Ctrl-C, 143 SIGTERM: the campaign did not
+        run as asked, whatever it found so far); else 1 a property failed; else 2 an input did not load (the corpus);
+        else 3 a worker raised (inconclusive); else 0."""
+        if self.interrupted:
+            return 128 + self.stop_signal
         if self.failures:
             return 1
         if self.errors:
@@ -184,6 +189,6 @@ class FuzzReport:
             "failures": [f.to_json() for f in self.failures],
             "comparison": self.comparison, "z3": self.reference,
             "corpus_replayed": self.corpus_replayed, "worker_deaths": self.worker_deaths,
-            "errors": self.errors, "worker_errors": self.worker_errors, "interrupted": self.interrupted, "summary": self.summary(),
+            "errors": self.errors, "corpus_notes": self.corpus_notes, "worker_errors": self.worker_errors, "interrupted": self.interrupted, "summary": self.summary(),
             "exit_code": self.exit_code,
         }

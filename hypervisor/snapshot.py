@@ -25,6 +25,7 @@ import json
 from pathlib import Path
 from typing import Any, Union
 
+from virtcheck.isa import files
 from virtcheck.isa.model import Isa
 from virtcheck.isa.state import MachineState
 from virtcheck.hypervisor.accounting import Accounting
@@ -74,7 +75,9 @@ def snapshot(vm: VirtualMachine) -> dict[str, Any]:
 
 
 def save(vm: VirtualMachine, path: Union[str, Path]) -> None:
-    Path(path).write_text(json.dumps(snapshot(vm), indent=1, sort_keys=True) + "\n")
+    """Write ``vm``'s snapshot atomically (a full disk leaves the old file, never half a new
+    one; :class:`~virtcheck.isa.files.OutputError` says why)."""
+    files.write_atomic(path, json.dumps(snapshot(vm), indent=1, sort_keys=True) + "\n")
 
 
 def read(path: Union[str, Path], isa: Isa) -> dict[str, Any]:

@@ -21,11 +21,13 @@ from virtcheck import __version__
 from virtcheck.checks.results import CheckRun, IsaResult
 from virtcheck.checks.verdict import Budget
 from virtcheck.isa.errors import IsaError
+from virtcheck.isa.files import OutputError, check_dir, write_atomic
 from virtcheck.isa.model import Isa
 from virtcheck.reports import FILE_NAMES, FORMATS, render
 from virtcheck.reports.explain import exit_code
 from virtcheck.reports.labels import budget_line, plural
 from virtcheck.reports.text import render_summary
+from virtcheck.session import saved
 
 EXIT_USAGE = 2
 
@@ -202,6 +204,12 @@ def command(targets: tuple[str, ...], formats: tuple[str, ...], out: Optional[Pa
         shows both streams: each error once)."""
         return "".join(ln for ln in text.splitlines(keepends=True) if ln.rstrip("\n") not in reported)
 
+    if out is not None:  # before any work: a bad --out must cost nothing
+        try:
+            check_dir(out, f"--out {out}")
+        except OutputError as exc:
+            error(str(exc))
+            sys.exit(EXIT_USAGE)
     try:
         click.echo(_announce(list(targets), budget, jobs, vmm), err=not text_on_stdout)
         run = run_checks(list(targets), budget, jobs, vmm, progress=sys.stderr.isatty(), report=error)
@@ -214,12 +222,16 @@ def command(targets: tuple[str, ...], formats: tuple[str, ...], out: Optional[Pa
         report = render(run, fmt, color=color)
         click.echo(once(report) if fmt == "text" else report, nl=False, color=color)
     else:
-        out.mkdir(parents=True, exist_ok=True)
         written = []
         for f in formats:
             path = out / FILE_NAMES[f]
-            path.write_text(render(run, f), encoding="utf-8")
+            try:
+                write_atomic(path, render(run, f))
+            except OutputError as exc:  # e.g. a full disk: the reports written so far are whole
+                error(f"--out {out}: {exc}" + (f" (complete: {', '.join(written)})" if written else ""))
+                sys.exit(EXIT_USAGE)
             written.append(str(path))
+            saved(str(path))
         click.echo(once(render_summary(run, color=color)), nl=False, color=color)
         click.echo(f"wrote {', '.join(written)}")
     sys.exit(exit_code(run))
