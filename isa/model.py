@@ -39,6 +39,11 @@ class Kind(enum.Enum):
     EXCEPTION = "exception"  #: arithmetic and similar
 
 
+#: the widest memory address the executors can run: they hold every memory whole, as a
+#: list of cells (2^24 cells: 16 Mi, some hundreds of MB of Python ints at most)
+MAX_ADDR_WIDTH = 24
+
+
 def _caller(depth: int = 2) -> str:
     frame = sys._getframe(depth)
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
@@ -209,6 +214,8 @@ class Isa:
         self.causes: dict[str, Cause] = {}
         self.instructions: list[Instruction] = []
         self.modes: dict[str, ModePredicate] = {}
+        #: ``file:line`` of each declaration whose function runs at finalize, for located errors
+        self.decl_where: dict[str, str] = {}
         self.supervisor: Optional[str] = None
         self.guest_fn: Optional[ModePredicate] = None
         self.guest_doc = guest_doc
@@ -290,6 +297,12 @@ class Isa:
 
     def memory(self, name: str, addr_width: int, width: int, doc: str = "") -> None:
         self._check_new(name, "memory")
+        if not isinstance(addr_width, int) or not 1 <= addr_width <= MAX_ADDR_WIDTH:
+            raise IsaError(f"memory '{name}': {addr_width!r} address bits cannot be executed; the executors "
+                           f"hold each memory whole, at most 2^{MAX_ADDR_WIDTH} cells (1..{MAX_ADDR_WIDTH} bits)",
+                           where=_caller())
+        if not isinstance(width, int) or width < 1:
+            raise IsaError(f"memory '{name}': cell width must be at least 1 bit, not {width!r}", where=_caller())
         self.memories[name] = MemoryDecl(name, addr_width, width, doc, _caller())
         if self.code_memory is None:
             self.code_memory = name
@@ -316,6 +329,7 @@ class Isa:
         if name in self.modes:
             raise IsaError(f"mode '{name}' is declared twice", where=_caller())
         self.modes[name] = predicate
+        self.decl_where[f"mode '{name}'"] = _caller()
         if supervisor:
             if self.supervisor is not None:
                 raise IsaError(f"two supervisor modes: '{self.supervisor}' and '{name}'", where=_caller())
@@ -325,6 +339,7 @@ class Isa:
         """The guest configuration: the system state a deprivileged guest runs in."""
         self.guest_fn = predicate
         self.guest_doc = doc
+        self.decl_where["guest configuration"] = _caller()
 
     # --- translation and traps -----------------------------------------------------
     def translate(self, fn: Callable) -> Callable:
@@ -341,9 +356,13 @@ class Isa:
     def reset(self, **fields: int) -> None:
         """The state at power-on, for the fields that are not zero (a machine that runs a
         program bare starts here, with the pc at the program's entry)."""
-        for name in fields:
+        for name, value in fields.items():
             if name not in self.fields:
                 raise IsaError(f"reset names undeclared field '{name}'", where=_caller())
+            width = self.fields[name].width
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << width:
+                raise IsaError(f"reset: {name} = {value!r} does not fit field '{name}' ({width} bits)",
+                               where=_caller())
         self.reset_fields = dict(fields)
 
     def partition(self, compose: Callable, *, fits: Callable, doc: str = "", hardware: Optional["Isa"] = None,
@@ -377,6 +396,7 @@ class Isa:
                            where=_caller())
         self.partition_fn = compose
         self.partition_fits_fn = fits
+        self.decl_where["partition"] = _caller()
         self.partition_doc = doc
         self.partition_hardware = hardware
         self.partition_private = tuple(private)
@@ -389,10 +409,14 @@ class Isa:
         name = cause.name if isinstance(cause, Cause) else cause
         if name not in self.causes:
             raise IsaError(f"timer names undeclared cause '{name}'", where=_caller())
+        if isinstance(cause, Cause) and self.causes[name] != cause:
+            raise IsaError(f"timer: cause '{name}' belongs to another ISA object (pass this ISA's own, or its name)",
+                           where=_caller())
         if period < 1:
             raise IsaError(f"timer period must be at least 1, not {period}", where=_caller())
         self.timer_cause = name
         self.timer_enabled_fn = enabled
+        self.decl_where["timer"] = _caller()
         self.timer_period = period
 
     # --- reference machines -------------------------------------------------------
@@ -480,7 +504,7 @@ class Isa:
         """A copy of this (unfinalized or finalized) ISA under a new name, to add to."""
         new = Isa(name, word=self.word, doc=doc, source=source, unit=self.unit, endian=self.endian)
         new.where = _caller()
-        for attr in ("fields", "banks", "composites", "memories", "causes", "modes"):
+        for attr in ("fields", "banks", "composites", "memories", "causes", "modes", "decl_where"):
             setattr(new, attr, dict(getattr(self, attr)))
         new.instructions = [
             Instruction(i.mnemonic, i.syntax, i.operands, i.semantics, i.doc, i.where, encoding_text=i.encoding_text)

@@ -69,10 +69,14 @@ class _Main(click.Group):
         argv = [a for a in argv if a != "--debug"]  # accepted anywhere, not only before the command
         extra.pop("standalone_mode", None)
         try:
-            rv = super().main(argv, prog_name or "virtcheck", standalone_mode=False, obj=session, **extra)
+            rv = super().main(argv, "virtcheck", standalone_mode=False, obj=session, **extra)  # whoever calls it
         except (click.exceptions.Abort, KeyboardInterrupt):
             interrupted_exit(session)
         except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:  # one line too, naming the command and its --help
+            cmd = exc.ctx.command_path if exc.ctx is not None else "virtcheck"
+            click.echo(f"error: {cmd}: {exc.format_message()} (see '{cmd} --help')", err=True)
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
             exc.show()
@@ -100,8 +104,17 @@ class _Main(click.Group):
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="virtcheck")
 @click.option("--debug", is_flag=True, help="Show the Python traceback of an internal error.")
-def main(debug: bool) -> None:
-    """Popek & Goldberg's virtualizability theory, executable: classify, prove, run and fuzz."""
+@click.option("--load-timeout", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="Seconds an ISA definition file may take to load (0: no bound). Loading runs the file's code.")
+def main(debug: bool, load_timeout: float) -> None:
+    """Popek & Goldberg's virtualizability theory, executable: classify, prove, run and fuzz.
+
+    Loading an ISA definition file runs its Python code: load only files you trust
+    (docs/errors.md).
+    """
+    from virtcheck.isa import loader
+
+    loader.LOAD_TIMEOUT = load_timeout
 
 
 for _name in COMMANDS:

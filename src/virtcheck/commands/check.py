@@ -139,6 +139,11 @@ def run_checks(targets: list[str], budget: Budget, jobs: int, vmm: Optional[str]
                 errors.append(str(exc))
                 report(str(exc))
                 continue
+            except Exception as exc:  # noqa: BLE001 -- one ISA's crash must not lose the others' results
+                msg = f"{ref}: ISA '{isa.name}': internal error while checking ({type(exc).__name__}: {exc})"
+                errors.append(msg)
+                report(msg)
+                continue
             results.append(result)
     return CheckRun(results, budget.to_json(), __version__, jobs=jobs, seconds=time.perf_counter() - t0,
                     errors=errors)
@@ -164,7 +169,7 @@ def _announce(targets: list[str], budget: Budget, jobs: int, vmm: Optional[str])
 @click.argument("targets", nargs=-1, metavar="[ISA|FILE]...")
 @click.option("--format", "formats", type=click.Choice(FORMATS), multiple=True,
               help="Report format (repeatable with --out). Default: text; with --out, every format.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", type=click.Path(path_type=Path),
               help="Write report files (report.txt/.md/.json/.xml) into this directory and print a summary.")
 @click.option("--rlimit", type=click.IntRange(min=0), default=Budget().rlimit, show_default=True,
               help="Z3 resource limit per query (deterministic; 0 = none).")

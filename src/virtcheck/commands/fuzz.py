@@ -72,11 +72,11 @@ def _progress_printer(tty: bool) -> tuple[Any, Any]:
 @click.option("--examples", type=click.IntRange(1), default=None, help="Run exactly N programs instead of a time budget.")
 @click.option("--seed", type=click.IntRange(0), default=None, help="Campaign seed (default: random, printed first).")
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
-@click.option("--corpus", type=click.Path(file_okay=False), default=None,
+@click.option("--corpus", type=click.Path(), default=None,
               help="Failure corpus: replayed first, every new failure saved here.")
 @click.option("--format", "fmt", default="text", show_default=True,
               help="Report format(s) on stdout, comma-separated: text, md, json, junit.")
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Also write every format to this folder.")
+@click.option("--out", type=click.Path(), default=None, help="Also write every format to this folder.")
 @click.option("--length", type=click.IntRange(1, 4096), default=32, show_default=True, help="Instructions per program.")
 @click.option("--depth", type=click.IntRange(1, 4), default=1, show_default=True, help="Stacked monitors.")
 @click.option("--hardware", type=click.Choice(["step", "hypervisor"]), default="step", show_default=True,

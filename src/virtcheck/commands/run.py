@@ -82,9 +82,9 @@ def _state_lines(isa: Isa, fields: dict[str, int]) -> str:
               help="Step budget: completed instructions per guest.")
 @click.option("--slice", "slice_", type=click.IntRange(1), default=10_000, show_default=True,
               help="Time slice of the round-robin scheduler, in instructions.")
-@click.option("--save-snapshot", type=click.Path(dir_okay=False), default=None,
+@click.option("--save-snapshot", type=click.Path(), default=None,
               help="Save guest 0's state to this file at the end (with --vmm).")
-@click.option("--from-snapshot", type=click.Path(dir_okay=False), default=None,
+@click.option("--from-snapshot", type=click.Path(), default=None,
               help="Start the guest from this snapshot instead of PROGRAM (with --vmm).")
 @click.option("--workload", default=None, help="Run a bundled workload of the ISA instead of PROGRAM.s.")
 @click.option("--trap-log", type=click.IntRange(0), default=20, show_default=True, help="Trap log lines to show.")
