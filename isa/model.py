@@ -361,7 +361,8 @@ class Isa:
                 raise IsaError(f"reset names undeclared field '{name}'", where=_caller())
             width = self.fields[name].width
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << width:
-                raise IsaError(f"reset: {name} = {value!r} does not fit field '{name}' ({width} bits)",
+                raise IsaError(f"reset: {name} = {value!r} does not fit in field '{name}' "
+                               f"({width} bit{'s' if width != 1 else ''})",
                                where=_caller())
         self.reset_fields = dict(fields)
 

@@ -122,7 +122,7 @@ def _check_partition(isa: Isa) -> None:
             raise IsaError(f"partition compose: field '{n}' is given {_describe(v)}, not a value", where=at)
         if isinstance(v, int) and not 0 <= v < 1 << width:
             raise IsaError(f"partition compose: field '{n}' is given the constant {v:#x}, which does not fit "
-                           f"its {width} bits", where=at)
+                           f"in {width} bit{'s' if width != 1 else ''}", where=at)
         if isinstance(v, E.Expr) and v.width > width:
             raise IsaError(f"partition compose: field '{n}' ({width} bits) is given a {v.width}-bit value "
                            "(its high bits would be dropped: extract them explicitly)", where=at)

@@ -86,8 +86,10 @@ class _Main(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit, KeyboardInterrupt):
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
             raise
+        except KeyboardInterrupt:  # here, before click would print a blank line and turn it into Abort
+            interrupted_exit(current())
         except Exception as exc:  # the boundary: one line, never a traceback unless asked
             session = current() or Session(sys.argv[1:])
             if session.debug:

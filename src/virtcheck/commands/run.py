@@ -122,12 +122,12 @@ def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Opt
             prog = assemble(isa, read_program(program), source=program)
         elif not from_snapshot:
             _fail("give PROGRAM.s, --workload NAME or --from-snapshot FILE")
-    except (AsmError, FileNotFoundError) as exc:
+    except AsmError as exc:
         _fail(str(exc))
     except IsaError as exc:
         _fail(f"{program or workload}: {exc}")
     except OSError as exc:
-        _fail(f"{program}: {exc.strerror}")
+        _fail(f"{exc.filename or program}: {exc.strerror}")
     if prog is not None:
         _check_fits(isa, prog, program or f"workload {workload}")
 
