@@ -112,7 +112,13 @@ def _run(path: str) -> list[Isa]:
     if not isinstance(isas, (list, tuple)) or not all(isinstance(i, Isa) for i in isas):
         raise IsaError("MACHINES must be a list of Isa objects", where=path)
     for isa in isas:
-        isa.finalize()
+        try:
+            isa.finalize()
+        except IsaError:
+            raise
+        except Exception as exc:  # a declaration validation did not foresee: still one located line
+            raise IsaError(f"ISA '{isa.name}' cannot be finalized ({type(exc).__name__}: {exc})",
+                           where=_site(path, exc) if _site(path, exc) != path else isa.where) from None
     return list(isas)
 
 

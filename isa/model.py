@@ -42,6 +42,8 @@ class Kind(enum.Enum):
 #: the widest memory address the executors can run: they hold every memory whole, as a
 #: list of cells (2^24 cells: 16 Mi, some hundreds of MB of Python ints at most)
 MAX_ADDR_WIDTH = 24
+#: the most registers a bank may have (each one is a field every state carries)
+MAX_BANK = 4096
 
 
 def _caller(depth: int = 2) -> str:
@@ -262,6 +264,9 @@ class Isa:
         """Declare a register bank ``name0 .. name{count-1}``, indexed by register operands."""
         self._check_new(name, "bank")
         where = _caller()
+        if not isinstance(count, int) or not 1 <= count <= MAX_BANK:
+            raise IsaError(f"bank '{name}': {count!r} registers cannot be executed (1..{MAX_BANK}: each is a "
+                           "field of the state)", where=where)
         self.banks[name] = BankDecl(name, count, width, role, doc, where)
         for i in range(count):
             member = f"{name}{i}"
@@ -388,6 +393,9 @@ class Isa:
         guest configuration never reaches them directly (IA-32's I/O ports: IN and OUT
         fault at CPL > IOPL); the monitor's proofs check that no direct run touches them.
         """
+        for what, fn in (("compose", compose), ("fits", fits)):
+            if not callable(fn):
+                raise IsaError(f"partition: {what} must be a function, not {fn!r}", where=_caller())
         for name in private:
             if name not in self.memories:
                 raise IsaError(f"partition: private memory '{name}' is not declared "

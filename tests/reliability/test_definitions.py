@@ -42,6 +42,10 @@ CASES = [
      "opcode"),
     ("reset.py", TINY_SRC.replace(ANCHOR, "\ntiny.reset(S=2)\n" + ANCHOR), "tiny.reset(",
      "reset: S = 2 does not fit in field 'S' (1 bit)"),
+    ("nofits.py", TINY_SRC.replace(ANCHOR, f"\n{PART_CALL}None, fits=None)\n" + ANCHOR), PART_CALL,
+     "partition: compose must be a function, not None"),
+    ("bank.py", tiny_variant('tiny.field("A", 8, USER, doc="accumulator")', 'tiny.bank("r", 1 << 20, 8, USER)'),
+     'tiny.bank(', "bank 'r': 1048576 registers cannot be executed (1..4096: each is a field of the state)"),
     ("foreign.py", tiny_variant("    m.trap(SYS, info=zext(code, 16))", "    m.trap(OTHER_SYS, info=zext(code, 16))")
      .replace("# --- modes", '_other = Isa("other", word=16)\nOTHER_SYS = _other.cause("syscall", CALL, 9)\n\n# --- modes'),
      "    m.trap(OTHER_SYS", "instruction 'SYSCALL': traps with cause 'syscall' (call code 9) of another ISA object "
@@ -75,3 +79,20 @@ def test_a_definition_imports_a_sibling_module(tmp_path):
     r = vc("isa", "show", "defs/sib.py", cwd=tmp_path)
     assert r.rc == 0, r.err
     assert "  instruction word: 16 bits, opcode 6 bits" in r.out.splitlines()
+
+
+def test_a_monitor_that_cannot_be_checked_keeps_the_classification(tmp_path):
+    (tmp_path / "tiny.py").write_text(TINY_SRC)  # no partition: no trap-and-emulate monitor
+    r = vc("check", "tiny.py", "--vmm", "trap-emulate", cwd=tmp_path)
+    assert r.rc == 2
+    assert r.err.splitlines() == [
+        f"error: ISA '{n}' declares no partition mechanism (isa.partition): a trap-and-emulate monitor needs the "
+        "ISA's own relocation to confine a guest" for n in ("tiny", "tiny-peek")]
+    summary = [ln.split() for ln in r.out.splitlines() if ln.startswith("  tiny")]
+    assert summary == [["tiny", "holds"], ["tiny-peek", "fails", "(PEEKS)"]]
+
+
+def test_an_unknown_workload(tmp_path):
+    r = vc("run", "pg3", "--workload", "nosuch", cwd=tmp_path)
+    assert (r.rc, r.out, r.err) == (
+        2, "", "error: --workload nosuch: no workload 'nosuch' for ISA 'pg3' (available: compute, kernel)\n")

@@ -130,21 +130,23 @@ def run_checks(targets: list[str], budget: Budget, jobs: int, vmm: Optional[str]
     with _progress(progress, len(loaded)) as step:
         for isa, ref in loaded:
             step(isa.name)
-            try:
-                one = check_all([isa], budget, jobs, refs=[ref])
-                result = one.results[0]
-                if check_monitor is not None:
-                    result.monitor = check_monitor(isa, budget)
-            except IsaError as exc:
-                errors.append(str(exc))
-                report(str(exc))
-                continue
-            except Exception as exc:  # noqa: BLE001 -- one ISA's crash must not lose the others' results
-                msg = f"{ref}: ISA '{isa.name}': internal error while checking ({type(exc).__name__}: {exc})"
+            def failed(exc: Exception) -> None:
+                msg = str(exc) if isinstance(exc, IsaError) else \
+                    f"{ref}: ISA '{isa.name}': internal error while checking ({type(exc).__name__}: {exc})"
                 errors.append(msg)
                 report(msg)
+
+            try:
+                result = check_all([isa], budget, jobs, refs=[ref]).results[0]
+            except Exception as exc:  # noqa: BLE001 -- one ISA's failure must not lose the others' results
+                failed(exc)
                 continue
-            results.append(result)
+            results.append(result)  # kept even if its monitor cannot be checked
+            if check_monitor is not None:
+                try:
+                    result.monitor = check_monitor(isa, budget)
+                except Exception as exc:  # noqa: BLE001
+                    failed(exc)
     return CheckRun(results, budget.to_json(), __version__, jobs=jobs, seconds=time.perf_counter() - t0,
                     errors=errors)
 

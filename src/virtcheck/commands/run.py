@@ -127,6 +127,8 @@ def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Opt
     except IsaError as exc:
         _fail(f"{program or workload}: {exc}")
     except OSError as exc:
+        if exc.strerror is None:  # raised with a message of its own (an unknown --workload)
+            _fail(f"--workload {workload}: {exc}" if workload else str(exc))
         _fail(f"{exc.filename or program}: {exc.strerror}")
     if prog is not None:
         _check_fits(isa, prog, program or f"workload {workload}")
