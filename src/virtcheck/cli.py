@@ -13,6 +13,7 @@ never reads as "a property fails" (exit 1).
 from __future__ import annotations
 
 import importlib
+import os
 import signal
 import sys
 import traceback
@@ -23,6 +24,9 @@ import click
 from virtcheck import __version__
 from virtcheck.session import (EXIT_FAIL, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE,
                                Session, current)
+
+#: stdout closed by the reader: what a shell reports for SIGPIPE (128 + 13)
+EXIT_BROKEN_PIPE = 141
 
 __all__ = ["main", "EXIT_OK", "EXIT_FAIL", "EXIT_USAGE", "EXIT_UNKNOWN", "EXIT_INTERNAL", "EXIT_INTERRUPTED"]
 
@@ -90,6 +94,9 @@ class _Main(click.Group):
             raise
         except KeyboardInterrupt:  # here, before click would print a blank line and turn it into Abort
             interrupted_exit(current())
+        except BrokenPipeError:  # stdout closed early (``| head``): not an error of the input or of ours
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_BROKEN_PIPE)
         except Exception as exc:  # the boundary: one line, never a traceback unless asked
             session = current() or Session(sys.argv[1:])
             if session.debug:
