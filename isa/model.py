@@ -396,6 +396,11 @@ class Isa:
         for what, fn in (("compose", compose), ("fits", fits)):
             if not callable(fn):
                 raise IsaError(f"partition: {what} must be a function, not {fn!r}", where=_caller())
+        for decl in private:
+            if isinstance(decl, MemoryDecl) and self.memories.get(decl.name) != decl:
+                raise IsaError(f"partition: private memory '{decl.name}' belongs to another ISA object "
+                               "(name this ISA's own)", where=_caller())
+        private = tuple(d.name if isinstance(d, MemoryDecl) else d for d in private)
         for name in private:
             if name not in self.memories:
                 raise IsaError(f"partition: private memory '{name}' is not declared "

@@ -44,6 +44,10 @@ CASES = [
      "reset: S = 2 does not fit in field 'S' (1 bit)"),
     ("nofits.py", TINY_SRC.replace(ANCHOR, f"\n{PART_CALL}None, fits=None)\n" + ANCHOR), PART_CALL,
      "partition: compose must be a function, not None"),
+    ("private.py", TINY_SRC.replace(ANCHOR, '\n_other = Isa("other", word=16)\n_other.memory("mem", 8, 16)\n'
+                                            f"{PART_CALL}lambda v, base, size: {{}}, fits=lambda v, size: 1,\n"
+                                            '               private=(_other.memories["mem"],))\n' + ANCHOR),
+     PART_CALL, "partition: private memory 'mem' belongs to another ISA object (name this ISA's own)"),
     ("bank.py", tiny_variant('tiny.field("A", 8, USER, doc="accumulator")', 'tiny.bank("r", 1 << 20, 8, USER)'),
      'tiny.bank(', "bank 'r': 1048576 registers cannot be executed (1..4096: each is a field of the state)"),
     ("foreign.py", tiny_variant("    m.trap(SYS, info=zext(code, 16))", "    m.trap(OTHER_SYS, info=zext(code, 16))")

@@ -25,6 +25,13 @@ def test_bad_program_files(tmp_path, content, message):
     assert (r.rc, r.out, r.err) == (2, "", message)
 
 
+def test_a_program_larger_than_each_guests_partition(tmp_path):
+    (tmp_path / "prog.s").write_text("NOP\n" * 3000)
+    r = vc("run", "pg3", "prog.s", "--vmm", "trap-emulate", "--vms", "2", cwd=tmp_path)
+    assert (r.rc, r.out, r.err) == (2, "", "error: prog.s:2046: address 0x7fd lies outside each guest's partition "
+                                           "of 2045 cells\n")
+
+
 def _checksum(doc: dict) -> str:
     """docs/hypervisor.md: sha256 of the canonical JSON of everything but the checksum."""
     body = {k: v for k, v in doc.items() if k != "checksum"}

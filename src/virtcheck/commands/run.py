@@ -52,10 +52,11 @@ def read_program(path: str) -> str:
     return text
 
 
-def _check_fits(isa: Isa, prog: Any, source: str) -> None:
-    """Refuse a program with cells past the end of the ISA's code memory (one line, naming
-    the source line of the instruction that reaches there)."""
-    size = isa.memories[isa.code_memory].size  # type: ignore[index]
+def _check_fits(isa: Isa, prog: Any, source: str, partition: Optional[int] = None) -> None:
+    """Refuse a program with cells past the end of the ISA's code memory, or of each
+    guest's partition (one line, naming the source line of the instruction that reaches
+    there)."""
+    size = isa.memories[isa.code_memory].size if partition is None else partition  # type: ignore[index]
     if not prog.cells:
         _fail(f"{source}: the program has no instructions (nothing to run)")
     outside = [a for a in prog.cells if not 0 <= a < size]
@@ -64,7 +65,9 @@ def _check_fits(isa: Isa, prog: Any, source: str) -> None:
         starts = [s for s in prog.lines if s <= a]
         line = prog.lines[max(starts)] if starts else None
         where = f"{source}:{line}" if line is not None else source
-        _fail(f"{where}: address {a:#x} lies outside {isa.code_memory}, which has {size} cells on '{isa.name}'")
+        room = (f"{isa.code_memory}, which has {size} cells on '{isa.name}'" if partition is None else
+                f"each guest's partition of {size} cells")
+        _fail(f"{where}: address {a:#x} lies outside {room}")
 
 
 def _state_lines(isa: Isa, fields: dict[str, int]) -> str:
@@ -147,6 +150,7 @@ def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Opt
                 guests = [snap.load(top, from_snapshot)]
             else:
                 guests = top.create_vms(vms)
+                _check_fits(isa, prog, program or f"workload {workload}", min(vm.partition.size for vm in guests))
                 for vm in guests:
                     vm.load(prog)  # type: ignore[arg-type]
             results = top.run(steps)
