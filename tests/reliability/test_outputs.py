@@ -113,3 +113,22 @@ def test_reports_are_replaced_whole(tmp_path):
     assert r.rc == 1 and r.out.endswith("wrote out/report.json\n")
     assert (tmp_path / "out" / "report.json").read_text().startswith("{")
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.json"]
+
+
+def test_write_atomic_on_a_full_disk_keeps_the_old_file(tmp_path, monkeypatch):
+    """The same without root: the disk fills while the new file is being written."""
+    import errno
+
+    from virtcheck.isa import files
+
+    target = tmp_path / "report.json"
+    target.write_text("old\n")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(files.OutputError) as exc:
+        files.write_atomic(target, "new\n" * 1000)
+    assert str(exc.value) == f"{target}: cannot write: No space left on device"
+    assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["report.json"]
