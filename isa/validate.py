@@ -15,7 +15,7 @@ from typing import Callable
 from virtcheck.isa import expr as E
 from virtcheck.isa.errors import IsaError
 from virtcheck.isa.model import Instruction, Isa, Kind, Role
-from virtcheck.isa.semantics import Effects, build, operand_exprs
+from virtcheck.isa.semantics import Builder, Effects, build, operand_exprs
 
 #: Z3 budget of the satisfiability check of each mode and guest configuration at load
 SAT_RLIMIT = 2_000_000
@@ -25,7 +25,10 @@ SYNTAX_FIELD = re.compile(r"\{(\w+)\}")
 
 def _site(fn: Callable, exc: BaseException, fallback: str) -> str:
     """``file:line`` of the deepest frame inside ``fn``'s file, else ``fallback``."""
-    target = fn.__code__.co_filename
+    code = getattr(fn, "__code__", None)  # a callable object has none: its declaration stands
+    if code is None:
+        return fallback
+    target = code.co_filename
     where = fallback
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename == target:
@@ -52,8 +55,6 @@ def _describe(value: object) -> str:
 def _call_located(fn: Callable, at: str, label: str, isa: Isa, *args: object) -> object:
     """``fn(Builder(isa), *args)``: the arity checked first, errors placed at the line of
     ``fn`` that raised them (or at its declaration, ``at``)."""
-    from virtcheck.isa.semantics import Builder
-
     want = 1 + len(args)
     try:
         sig = inspect.signature(fn)
