@@ -40,6 +40,7 @@ not behaviour-sensitive.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -403,6 +404,12 @@ def _isa_result(isa: Isa, results: list[InstructionResult], seconds: float) -> I
     )
 
 
+def _pool_worker_init() -> None:
+    """Ctrl-C belongs to the parent, which stops the pool: a worker that took it too would
+    print a traceback of its own (Z3 still hands an interrupted query back as such)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def check_all(isas: Sequence[Isa], budget: Budget = Budget(), jobs: int = 1,
               refs: Optional[Sequence[str]] = None) -> CheckRun:
     """Classify several ISAs; with ``jobs`` > 1, instructions run in a process pool.
@@ -416,11 +423,15 @@ def check_all(isas: Sequence[Isa], budget: Budget = Budget(), jobs: int = 1,
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            pending = [(isa, [pool.submit(_worker, (ref, isa.name), i.mnemonic, budget) for i in isa.instructions],
-                        time.perf_counter()) for isa, ref in zip(isas, refs)]
-            for isa, futures, t in pending:
-                out.append(_isa_result(isa, [f.result() for f in futures], time.perf_counter() - t))
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_pool_worker_init) as pool:
+            try:
+                pending = [(isa, [pool.submit(_worker, (ref, isa.name), i.mnemonic, budget)
+                                  for i in isa.instructions], time.perf_counter()) for isa, ref in zip(isas, refs)]
+                for isa, futures, t in pending:
+                    out.append(_isa_result(isa, [f.result() for f in futures], time.perf_counter() - t))
+            except BaseException:  # Ctrl-C (or a failure): drop the queued queries, do not run them
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
     else:
         out = [classify_isa(isa, budget) for isa in isas]
     return CheckRun(out, budget.to_json(), __version__, jobs=jobs, seconds=time.perf_counter() - t0)

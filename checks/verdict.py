@@ -13,6 +13,8 @@ from typing import Any, Iterable, Optional, Sequence
 
 import z3
 
+from virtcheck.isa.z3backend import raise_if_interrupted
+
 
 class Verdict(enum.Enum):
     """The answer to one claim: a property of an instruction, an instruction's standing
@@ -133,6 +135,7 @@ class Session:
             return Answer("sat", Model(s.model(), ctx), rlimit_used=used)
         if r == z3.unsat:
             return Answer("unsat", rlimit_used=used)
+        raise_if_interrupted(s)  # Ctrl-C is an interruption, never an "unknown" verdict
         return Answer("unknown", reason=s.reason_unknown() or "unknown", rlimit_used=used)
 
 

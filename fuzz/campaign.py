@@ -310,12 +310,36 @@ def _delta(hits: dict, reported: dict) -> list:
     return Coverage.keys_to_json(out)
 
 
+def _die_with_parent(parent: int) -> None:
+    """Make the kernel kill this worker when the campaign process dies (SIGKILL included:
+    nothing of ours runs then). Linux's PR_SET_PDEATHSIG; checked once afterwards, since
+    the parent may have died before it was set. Elsewhere the worker's stop test polls."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _worker_entry(cfg: CampaignConfig, index: int, generation: int, quota: Optional[int], deadline: Optional[float],
-                  q: Any, stop: Any) -> None:
+                  q: Any, stop: Any, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which stops us cleanly
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    _die_with_parent(parent)
+
+    def should_stop() -> bool:
+        if os.getppid() != parent:  # orphaned (where the kernel does not end us): nobody reads our results
+            os._exit(1)
+        return stop.is_set()
+
     try:
-        run_worker(cfg, index, generation, quota, deadline, q.put, stop.is_set)
+        run_worker(cfg, index, generation, quota, deadline, q.put, should_stop)
+    except KeyboardInterrupt:  # Z3 takes Ctrl-C itself during a query: the campaign was interrupted
+        q.put(("interrupted", index))
     except BaseException as exc:  # report, then die: the parent replaces us
         q.put(("error", index, f"{type(exc).__name__}: {exc}"))
         raise
@@ -334,10 +358,11 @@ class Campaign:
         self._t0 = time.monotonic()
 
     # signals ---------------------------------------------------------------------------
-    def request_stop(self, *_: Any) -> None:
+    def request_stop(self, signum: int = signal.SIGINT, *_: Any) -> None:
         """Ctrl-C / SIGTERM: stop the workers, keep what they found."""
         self._stop_requested = True
         self.report.interrupted = True
+        self.report.stop_signal = int(signum)
 
     def run(self) -> FuzzReport:
         cfg = self.cfg
@@ -361,12 +386,17 @@ class Campaign:
         cfg = self.cfg
         if cfg.corpus is None:
             return
-        try:
-            found = C.entries(cfg.corpus, cfg.isa.name)
-        except C.CorpusError as exc:
-            self.report.errors.append(str(exc))
-            return
+        notes, errors = C.recover(cfg.corpus)  # what a killed campaign left half-renamed
+        self.report.corpus_notes += notes
+        found, bad = C.entries(cfg.corpus, cfg.isa.name)
+        errors += bad
+        self.report.errors += errors
         for path, e in found:
+            try:
+                C.validate(e, cfg.isa, path)
+            except C.CorpusError as exc:  # one bad file: reported, the others still replay
+                self.report.errors.append(str(exc))
+                continue
             if e.vmm != cfg.vmm or e.property not in cfg.properties:
                 continue
             self.report.corpus_replayed += 1
@@ -391,7 +421,7 @@ class Campaign:
         def start(k: int) -> None:
             started_at[k] = progress_of[k]
             quota = None if quotas is None else quotas[k] - progress_of[k]
-            p = ctx.Process(target=_worker_entry, args=(cfg, k, generation[k], quota, deadline, q, stop),
+            p = ctx.Process(target=_worker_entry, args=(cfg, k, generation[k], quota, deadline, q, stop, os.getpid()),
                             name=f"virtcheck-fuzz-{k}", daemon=True)
             p.start()
             procs[k] = p
@@ -469,6 +499,10 @@ class Campaign:
                 rec.replay_file = str(C.save(cfg.corpus, entry, cfg.isa))
         elif kind == "error":
             self.report.worker_errors.append(f"worker {k}: {msg[2]}")
+        elif kind == "interrupted":
+            finished[k] = True
+            if not self._stop_requested:
+                self.request_stop(signal.SIGINT)
         elif kind == "done":
             finished[k] = True
 

@@ -17,7 +17,7 @@ from typing import Any, Optional
 from virtcheck.isa.asm import disassemble_word
 from virtcheck.isa.concrete import compiled
 from virtcheck.isa.model import Isa
-from virtcheck.isa.state import MachineState, Memory
+from virtcheck.isa.state import MachineState, Memory, state_problem
 
 
 @dataclass
@@ -73,9 +73,52 @@ class Case:
                     MachineState.from_json(d["state"]), int(d["partition_size"]), int(d["budget"]),
                     [Case.from_json(o) for o in d.get("others", [])], int(d.get("split", 0)))
 
+    def problem(self, isa: Isa, path: str = "case") -> Optional[tuple[str, str]]:
+        """Why this case cannot run on ``isa`` as saved: (the JSON path of the field at
+        fault, what is wrong), or None. The executors would otherwise wrap what does not
+        fit (an opcode past the table, a value wider than its field) and run another case."""
+        code = isa.memories[isa.code_memory]  # type: ignore[index]
+        if not 0 < self.partition_size <= code.size:
+            return f"{path}.partition_size", f"{self.partition_size} is not in 1..{code.size} (the size of {code.name})"
+        if self.budget <= 0:
+            return f"{path}.budget", f"{self.budget} is not positive"
+        if not 0 <= self.split <= self.budget:
+            return f"{path}.split", f"{self.split} is not in 0..{self.budget} (the budget)"
+        if not self.program:
+            return f"{path}.program", "empty (nothing to run)"
+        for k, w in enumerate(self.program):
+            why = word_problem(isa, w)
+            if why:
+                return f"{path}.program[{k}]", why
+        hit = state_problem(isa, self.state, self.partition_size)
+        if hit:
+            return f"{path}.{hit[0]}", hit[1]
+        for k, o in enumerate(self.others):
+            hit = o.problem(isa, f"{path}.others[{k}]")
+            if hit:
+                return hit
+        return None
+
     def copy(self) -> "Case":
         return Case(list(self.program), self.state.copy(), self.partition_size, self.budget,
                     [o.copy() for o in self.others], self.split)
+
+
+def word_problem(isa: Isa, word: int) -> Optional[str]:
+    """Why ``word`` is not an instruction word of ``isa`` (None if it is): too wide, an
+    opcode past the instruction table, or an operand field outside its domain (the
+    executors' decoder would wrap each of these into another instruction)."""
+    if not 0 <= word < 1 << isa.word:
+        return f"{word:#x} does not fit in the {isa.word}-bit instruction word"
+    op = word >> (isa.word - isa.opcode_width)
+    if op >= len(isa.instructions):
+        return f"opcode {op:#x} of {word:#x} is past the instruction table ({len(isa.instructions)} instructions)"
+    ins = isa.instructions[op]
+    for (name, hi, lo), o in zip(ins.layout, ins.operands):
+        raw = (word >> lo) & ((1 << (hi - lo + 1)) - 1)
+        if raw >= o.domain_size:
+            return f"operand '{name}' of {ins.mnemonic} is {raw}, outside its domain (0..{o.domain_size - 1})"
+    return None
 
 
 def place(isa: Isa, S: list[int], mems: list[list[int]], program: list[int]) -> None:

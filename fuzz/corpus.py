@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -29,6 +28,7 @@ from typing import Any, Optional, Union
 from virtcheck import __version__
 from virtcheck.fuzz.case import Case
 from virtcheck.fuzz.oracles import PROPERTIES, Failure
+from virtcheck.isa import files
 from virtcheck.isa.model import Isa
 
 FORMAT = "virtcheck-fuzz-case"
@@ -90,21 +90,10 @@ class Entry:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the whole new one."""
+    """Write ``text`` to ``path`` so that readers see the old file or the whole new one
+    (:func:`virtcheck.isa.files.write_atomic`, after creating the corpus directory)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    files.write_atomic(path, text)
 
 
 def save(directory: Union[str, Path], entry: Entry, isa: Optional[Isa] = None) -> Path:
@@ -139,19 +128,80 @@ def read(path: Union[str, Path]) -> Entry:
         failure = Failure.from_json(doc["failure"])
     except (KeyError, ValueError, TypeError) as exc:
         raise CorpusError(f"{p}: field 'failure' is malformed ({type(exc).__name__}: {exc})") from None
+    for name, kind in (("isa", str), ("isa_ref", str), ("isa_fingerprint", str), ("vmm", str), ("depth", int),
+                       ("seed", int), ("versions", dict)):
+        if name in doc and (not isinstance(doc[name], kind) or isinstance(doc[name], bool)):
+            raise CorpusError(f"{p}: field '{name}' is {doc[name]!r}, not {'a string' if kind is str else 'an integer' if kind is int else 'an object'}")
+    if doc.get("depth", 1) < 1:
+        raise CorpusError(f"{p}: field 'depth' is {doc['depth']}; a monitor stack has depth 1 or more")
     return Entry(doc["isa"], doc.get("isa_ref", doc["isa"]), doc.get("isa_fingerprint", ""), doc["vmm"],
-                 int(doc.get("depth", 1)), doc["property"], int(doc["seed"]), case, failure, doc.get("versions", {}))
+                 doc.get("depth", 1), doc["property"], doc["seed"], case, failure, doc.get("versions", {}))
 
 
-def entries(directory: Union[str, Path], isa_name: Optional[str] = None) -> list[tuple[Path, Entry]]:
-    """Every readable file of a corpus (for ``isa_name`` only, when given), in name order.
-    Unreadable files are skipped by the caller's choice: they are returned as errors."""
+def validate(entry: Entry, isa: Isa, path: Union[str, Path]) -> None:
+    """Refuse an entry that cannot mean what it says on ``isa``: another ISA or another
+    version of it (fingerprint), or a case whose values do not fit (CorpusError naming the
+    file and the field). Replaying such a case would run a different one and could report
+    "not reproduced", which reads as "fixed"."""
+    if entry.isa != isa.name:
+        raise CorpusError(f"{path}: field 'isa' is '{entry.isa}', but the ISA loaded is '{isa.name}'")
+    if entry.isa_fingerprint and entry.isa_fingerprint != fingerprint(isa):
+        raise CorpusError(f"{path}: field 'isa_fingerprint': ISA '{isa.name}' changed since the failure was saved")
+    hit = entry.case.problem(isa)
+    if hit:
+        raise CorpusError(f"{path}: field '{hit[0]}': {hit[1]}")
+
+
+def entries(directory: Union[str, Path], isa_name: Optional[str] = None) -> tuple[list[tuple[Path, Entry]], list[str]]:
+    """Every readable file of a corpus (for ``isa_name`` only, when given), in name order,
+    and one message per file that is not: a bad file never hides the others."""
     d = Path(directory)
-    out = []
+    out: list[tuple[Path, Entry]] = []
+    errors: list[str] = []
     if not d.is_dir():
-        return out
+        return out, errors
     for p in sorted(d.glob("*.json")):
-        e = read(p)
+        try:
+            e = read(p)
+        except CorpusError as exc:
+            errors.append(str(exc))
+            continue
         if isa_name is None or e.isa == isa_name:
             out.append((p, e))
-    return out
+    return out, errors
+
+
+def recover(directory: Union[str, Path]) -> tuple[list[str], list[str]]:
+    """Temporary files an interrupted write left in a corpus (the writer was killed between
+    writing and renaming): each whole one is renamed to the name it was written for;
+    each one that is not is reported and kept for the user to look at. Returns (notes,
+    errors), one line each."""
+    d = Path(directory)
+    notes: list[str] = []
+    errors: list[str] = []
+    if not d.is_dir():
+        return notes, errors
+    for tmp in sorted(d.glob(f"{files.TMP_PREFIX}*{files.TMP_SUFFIX}")):
+        final = _final_name(tmp.name)
+        if final is None:
+            continue
+        target = d / final
+        try:
+            read(tmp)
+        except CorpusError:
+            errors.append(f"{tmp}: an interrupted write left an incomplete corpus file (meant for {final}); "
+                          "its failure was not saved: delete it after looking")
+            continue
+        if target.exists():
+            tmp.unlink()
+            notes.append(f"{tmp}: removed: a leftover copy of {final}, which is complete")
+        else:
+            os.replace(tmp, target)
+            notes.append(f"{target}: recovered from an interrupted write ({tmp.name})")
+    return notes, errors
+
+
+def _final_name(tmp_name: str) -> Optional[str]:
+    """``.NAME.json.<random>.tmp`` -> ``NAME.json`` (the form write_atomic uses), else None."""
+    m = re.fullmatch(rf"{re.escape(files.TMP_PREFIX)}(.+\.json)\.[^.]+{re.escape(files.TMP_SUFFIX)}", tmp_name)
+    return m.group(1) if m else None

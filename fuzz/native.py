@@ -112,7 +112,13 @@ int vcx_batch(const u64 *pool, int npool, int length, int budget,
                 bare[VC_CODE][(at + u) % size] = (w >> ((VC_UNITS - 1 - u) * VC_CELL)) & VC_CELLMASK;
             at += VC_UNITS;
         }
-        for (int j = 0; j < VC_NMEMS; j++) memcpy(phys[j] + base, bare[j], size * sizeof(u64));
+        /* the real memory outside the partition starts at 0 in every case, as in the
+           Python rig (Rig.load_vm): no case sees the cells an earlier one left */
+        for (int j = 0; j < VC_NMEMS; j++) {
+            memset(phys[j], 0, base * sizeof(u64));
+            memcpy(phys[j] + base, bare[j], size * sizeof(u64));
+            memset(phys[j] + base + size, 0, (VC_MEMSIZE[j] - base - size) * sizeof(u64));
+        }
         memcpy(Sv, Sb, sizeof Sb);
         int nb, sb, nv, sv;
         const int endb = vc_run_cov(Sb, BP, budget, evb, &nb, &sb, cov);

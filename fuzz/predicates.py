@@ -24,7 +24,7 @@ from virtcheck.isa.concrete import compiled
 from virtcheck.isa.flow import field_reads, has_load
 from virtcheck.isa.model import Isa
 from virtcheck.isa.semantics import Builder, Effects
-from virtcheck.isa.z3backend import SymState, Translator
+from virtcheck.isa.z3backend import SymState, Translator, raise_if_interrupted
 
 #: list at most this many assignments; beyond it the list is a sample, not the whole set
 MAX_SOLUTIONS = 256
@@ -122,6 +122,7 @@ def _build(isa: Isa, label: str, fn: Callable) -> PredicateSpace:
             exact = True
             break
         if verdict != z3.sat:
+            raise_if_interrupted(solver)
             break  # unknown: what was found is a sample, never read as "no more"
         model = solver.model()
         vals = tuple(model.eval(sym_fields[n], model_completion=True).as_long() for n in fields)

@@ -90,8 +90,10 @@ class FuzzReport:
     corpus_replayed: int = 0
     worker_deaths: list[dict[str, Any]] = dc_field(default_factory=list)
     errors: list[str] = dc_field(default_factory=list)  #: input problems (a corpus file that does not load)
+    corpus_notes: list[str] = dc_field(default_factory=list)  #: corpus files recovered from interrupted writes
     worker_errors: list[str] = dc_field(default_factory=list)  #: exceptions a worker died of
     interrupted: bool = False
+    stop_signal: int = 2  #: the signal that interrupted it (SIGINT unless SIGTERM); not serialized
 
     @staticmethod
     def start(cfg: Any) -> "FuzzReport":
@@ -150,8 +152,12 @@ class FuzzReport:
 
     @property
     def exit_code(self) -> int:
-        """The one exit-code rule (``checks.verdict.exit_code``): 2 when a corpus input did
-        not load (the campaign is incomplete), else by :attr:`verdict`."""
+        """128 + the signal when interrupted (130 Ctrl-C, 143 SIGTERM: the campaign did not
+        run as asked, whatever it found so far); else the one exit-code rule
+        (``checks.verdict.exit_code``): 2 when a corpus input did not load (the campaign is
+        incomplete), else by :attr:`verdict`."""
+        if self.interrupted:
+            return 128 + self.stop_signal
         return exit_code([self.verdict], input_errors=bool(self.errors))
 
     def efficiency(self) -> dict[str, Any]:
@@ -189,6 +195,6 @@ class FuzzReport:
             "failures": [f.to_json() for f in self.failures],
             "comparison": self.comparison, "z3": self.reference,
             "corpus_replayed": self.corpus_replayed, "worker_deaths": self.worker_deaths,
-            "errors": self.errors, "worker_errors": self.worker_errors, "interrupted": self.interrupted, "summary": self.summary(),
+            "errors": self.errors, "corpus_notes": self.corpus_notes, "worker_errors": self.worker_errors, "interrupted": self.interrupted, "summary": self.summary(),
             "exit_code": self.exit_code,
         }

@@ -166,6 +166,10 @@ class Rig:
         self.base = self.vm.partition.base
         lay = self.facts.layout
         self._zero_tail = [[0] * (n - size) for n in lay.mem_size]
+        #: (physical list, offset of the partition in it) per memory: everything else in it
+        #: is zeroed per case, as the native batch does, so no case sees another's cells
+        self._spans = [(v.physical, v.offset) for v in self.vm.mems]
+        self._zero = [[0] * len(phys) for phys, _ in self._spans]
         self._backing = [v.backing for v in self.vm.mems]
 
     # --- loading -------------------------------------------------------------------
@@ -178,9 +182,13 @@ class Rig:
         return self.bare.mems
 
     def load_vm(self, mems: list[list[int]]) -> list[Any]:
-        base, end = self.base, self.base + self.size
-        for backing, src in zip(self._backing, mems):
-            backing[base:end] = src
+        """Copy the partition image into the VM's partition; every physical cell outside it
+        (the monitor's reserved cells, the rest of memory) starts at 0, whatever the
+        previous case left there (same in the native batch)."""
+        size = self.size
+        for (phys, off), src, zero in zip(self._spans, mems, self._zero):
+            phys[:] = zero
+            phys[off:off + size] = src
         self.vm.account = Accounting()
         return self.vm.mems
 
@@ -189,8 +197,8 @@ class Rig:
         return [m[: self.size] for m in self.bare.mems]
 
     def vm_memory(self) -> list[list[int]]:
-        base, end = self.base, self.base + self.size
-        return [b[base:end] for b in self._backing]
+        size = self.size
+        return [phys[off:off + size] for phys, off in self._spans]
 
 
 #: the hardware rigs are built on unless a caller names one (a campaign sets it per process)

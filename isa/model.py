@@ -42,6 +42,13 @@ class Kind(enum.Enum):
     EXCEPTION = "exception"  #: arithmetic and similar
 
 
+#: the widest memory address the executors can run: they hold every memory whole, as a
+#: list of cells (2^24 cells: 16 Mi, some hundreds of MB of Python ints at most)
+MAX_ADDR_WIDTH = 24
+#: the most registers a bank may have (each one is a field every state carries)
+MAX_BANK = 4096
+
+
 def _caller(depth: int = 2) -> str:
     frame = sys._getframe(depth)
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
@@ -266,6 +273,9 @@ class Isa:
         """Declare a register bank ``name0 .. name{count-1}``, indexed by register operands."""
         self._check_new(name, "bank")
         where = _caller()
+        if not isinstance(count, int) or not 1 <= count <= MAX_BANK:
+            raise IsaError(f"bank '{name}': {count!r} registers cannot be executed (1..{MAX_BANK}: each is a "
+                           "field of the state)", where=where)
         self.banks[name] = BankDecl(name, count, width, role, doc, where)
         for i in range(count):
             member = f"{name}{i}"
@@ -301,6 +311,12 @@ class Isa:
 
     def memory(self, name: str, addr_width: int, width: int, doc: str = "") -> None:
         self._check_new(name, "memory")
+        if not isinstance(addr_width, int) or not 1 <= addr_width <= MAX_ADDR_WIDTH:
+            raise IsaError(f"memory '{name}': {addr_width!r} address bits cannot be executed; the executors "
+                           f"hold each memory whole, at most 2^{MAX_ADDR_WIDTH} cells (1..{MAX_ADDR_WIDTH} bits)",
+                           where=_caller())
+        if not isinstance(width, int) or width < 1:
+            raise IsaError(f"memory '{name}': cell width must be at least 1 bit, not {width!r}", where=_caller())
         self.memories[name] = MemoryDecl(name, addr_width, width, doc, _caller())
         if self.code_memory is None:
             self.code_memory = name
@@ -356,9 +372,14 @@ class Isa:
     def reset(self, **fields: int) -> None:
         """The state at power-on, for the fields that are not zero (a machine that runs a
         program bare starts here, with the pc at the program's entry)."""
-        for name in fields:
+        for name, value in fields.items():
             if name not in self.fields:
                 raise IsaError(f"reset names undeclared field '{name}'", where=_caller())
+            width = self.fields[name].width
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 1 << width:
+                raise IsaError(f"reset: {name} = {value!r} does not fit in field '{name}' "
+                               f"({width} bit{'s' if width != 1 else ''})",
+                               where=_caller())
         self.reset_fields = dict(fields)
         self.declared_at["reset"] = _caller()
 
@@ -384,6 +405,14 @@ class Isa:
         guest configuration never reaches them directly (IA-32's I/O ports: IN and OUT
         fault at CPL > IOPL); the monitor's proofs check that no direct run touches them.
         """
+        for what, fn in (("compose", compose), ("fits", fits)):
+            if not callable(fn):
+                raise IsaError(f"partition: {what} must be a function, not {fn!r}", where=_caller())
+        for decl in private:
+            if isinstance(decl, MemoryDecl) and self.memories.get(decl.name) != decl:
+                raise IsaError(f"partition: private memory '{decl.name}' belongs to another ISA object "
+                               "(name this ISA's own)", where=_caller())
+        private = tuple(d.name if isinstance(d, MemoryDecl) else d for d in private)
         for name in private:
             if name not in self.memories:
                 raise IsaError(f"partition: private memory '{name}' is not declared "
@@ -406,6 +435,9 @@ class Isa:
         name = cause.name if isinstance(cause, Cause) else cause
         if name not in self.causes:
             raise IsaError(f"timer names undeclared cause '{name}'", where=_caller())
+        if isinstance(cause, Cause) and self.causes[name] != cause:
+            raise IsaError(f"timer: cause '{name}' belongs to another ISA object (pass this ISA's own, or its name)",
+                           where=_caller())
         if period < 1:
             raise IsaError(f"timer period must be at least 1, not {period}", where=_caller())
         self.timer_cause = name

@@ -212,8 +212,15 @@ class Builder:
 
     # --- memory --------------------------------------------------------------------
     def _memory(self, memory: Optional[str]):
+        from virtcheck.isa.model import MemoryDecl
+
+        if isinstance(memory, MemoryDecl):  # a declaration object: it must be this ISA's own
+            if self.isa.memories.get(memory.name) != memory:
+                raise IsaError(f"uses memory '{memory.name}' of another ISA object (name this ISA's memories "
+                               f"by their names: {', '.join(self.isa.memories)})")
+            memory = memory.name
         name = memory or self.isa.code_memory
-        mem = self.isa.memories.get(name) if name else None
+        mem = self.isa.memories.get(name) if isinstance(name, str) else None
         if mem is None:
             raise IsaError(f"uses undeclared memory '{name}' (declared: {', '.join(self.isa.memories) or 'none'})")
         return mem
@@ -263,8 +270,14 @@ class Builder:
     # --- exits ---------------------------------------------------------------------
     def _cause(self, cause: Any) -> Cause:
         if isinstance(cause, Cause):
+            if self.isa.causes.get(cause.name) != cause:  # another ISA's: its code and kind may differ here
+                mine = self.isa.causes.get(cause.name)
+                hint = (f"this ISA's '{cause.name}' is {mine.kind.value} code {mine.code}" if mine else
+                        f"this ISA declares {', '.join(self.isa.causes) or 'none'}")
+                raise IsaError(f"traps with cause '{cause.name}' ({cause.kind.value} code {cause.code}) of another "
+                               f"ISA object ({hint})")
             return cause
-        c = self.isa.causes.get(cause)
+        c = self.isa.causes.get(cause) if isinstance(cause, str) else None
         if c is None:
             raise IsaError(f"traps with undeclared cause '{cause}' (declared: {', '.join(self.isa.causes) or 'none'})")
         return c

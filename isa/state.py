@@ -126,3 +126,39 @@ class Outcome:
 
 
 OK = Outcome("ok")
+
+
+def state_problem(isa: Isa, state: MachineState, cells: Optional[int] = None) -> Optional[tuple[str, str]]:
+    """Why ``state`` is not a state of ``isa``: (the JSON path of the field at fault,
+    what is wrong), or None. Every field present and within its width, every memory
+    present with cell values within its width and addresses below ``cells`` (the
+    partition a saved guest state covers; each memory's own size when None, and for the
+    memories the partition keeps private). A file that
+    fails this would otherwise be truncated silently to the widths the executor keeps."""
+    for n in state.fields:
+        if n not in isa.fields:
+            return f"state.fields.{n}", f"ISA '{isa.name}' has no field '{n}'"
+    for n, f in isa.fields.items():
+        if n not in state.fields:
+            return f"state.fields.{n}", "missing"
+        v = state.fields[n]
+        if not 0 <= v < 1 << f.width:
+            return f"state.fields.{n}", f"value {v:#x} does not fit in {f.width} bit{'s' if f.width != 1 else ''}"
+    for name in state.memories:
+        if name not in isa.memories:
+            return f"state.memories.{name}", f"ISA '{isa.name}' has no memory '{name}'"
+    for name, decl in isa.memories.items():
+        if name not in state.memories:
+            return f"state.memories.{name}", "missing"
+        m = state.memories[name]
+        whole = cells is None or name in isa.partition_private  # a private memory is the VM's own copy
+        top = decl.size if whole else min(cells, decl.size)  # type: ignore[type-var]
+        where = f"{name} ({decl.size} cells)" if whole else f"the {cells}-cell partition"
+        if not 0 <= m.default < 1 << decl.width:
+            return f"state.memories.{name}.default", f"value {m.default:#x} does not fit in {decl.width} bits"
+        for a, v in sorted(m.cells.items()):
+            if not 0 <= a < top:
+                return f"state.memories.{name}.cells.{a}", f"address {a:#x} lies outside {where}"
+            if not 0 <= v < 1 << decl.width:
+                return f"state.memories.{name}.cells.{a}", f"value {v:#x} does not fit in {decl.width} bits"
+    return None

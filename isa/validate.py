@@ -8,6 +8,7 @@ while a user's function runs are placed at the line of *that* function that caus
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
 import traceback
 from typing import Callable
@@ -15,15 +16,28 @@ from typing import Callable
 from virtcheck.isa import expr as E
 from virtcheck.isa.derived import Derived
 from virtcheck.isa.errors import IsaError
-from virtcheck.isa.model import Instruction, Isa, Kind
-from virtcheck.isa.semantics import Effects, build, operand_exprs
+from virtcheck.isa.model import Instruction, Isa, Kind, Role
+from virtcheck.isa.semantics import Builder, Effects, build, operand_exprs
+
+def _declared_key(label: str) -> str:
+    """The key in ``Isa.declared_at`` of the predicate that messages call ``label``."""
+    if label.startswith("mode '"):
+        return f"mode {label[len("mode '"):-1]}"
+    return {"guest configuration": "guest"}.get(label, label)
+
+
+#: Z3 budget of the satisfiability check of each mode and guest configuration at load
+SAT_RLIMIT = 2_000_000
 
 SYNTAX_FIELD = re.compile(r"\{(\w+)\}")
 
 
 def _site(fn: Callable, exc: BaseException, fallback: str) -> str:
     """``file:line`` of the deepest frame inside ``fn``'s file, else ``fallback``."""
-    target = fn.__code__.co_filename
+    code = getattr(fn, "__code__", None)  # a callable object has none: its declaration stands
+    if code is None:
+        return fallback
+    target = code.co_filename
     where = fallback
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename == target:
@@ -41,6 +55,92 @@ def run_located(fn: Callable, where: str, instruction: str | None, *args, length
         raise IsaError(f"{type(exc).__name__}: {exc}", where=_site(fn, exc, where), instruction=instruction) from None
 
 
+def _describe(value: object) -> str:
+    if isinstance(value, E.Expr):
+        return f"a value of {value.width} bit{'s' if value.width != 1 else ''}"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _call_located(fn: Callable, at: str, label: str, isa: Isa, *args: object) -> object:
+    """``fn(Builder(isa), *args)``: the arity checked first, errors placed at the line of
+    ``fn`` that raised them (or at its declaration, ``at``)."""
+    want = 1 + len(args)
+    try:
+        sig = inspect.signature(fn)
+        sig.bind(*([None] * want))
+    except TypeError:
+        raise IsaError(f"{label}: the function must take {want} argument{'s' if want != 1 else ''}, "
+                       f"not {_params(fn)}", where=at) from None
+    except ValueError:  # a builtin without a signature: let the call tell
+        pass
+    try:
+        return fn(Builder(isa), *args)
+    except IsaError as exc:
+        raise IsaError(f"{label}: {exc.problem}", where=_site(fn, exc, at), instruction=exc.instruction) from None
+    except Exception as exc:
+        raise IsaError(f"{label}: {type(exc).__name__}: {exc}", where=_site(fn, exc, at)) from None
+
+
+def _params(fn: Callable) -> str:
+    try:
+        return f"({', '.join(inspect.signature(fn).parameters)})"
+    except (TypeError, ValueError):
+        return repr(fn)
+
+
+def _check_satisfiable(isa: Isa, preds: dict[str, E.Expr]) -> None:
+    """A mode or guest configuration that no state satisfies makes every result about it
+    vacuous (the classifier would report an unrelated "every run traps"): refuse it, with
+    the reason, at its declaration."""
+    import z3
+
+    from virtcheck.isa.z3backend import SymState, Translator, raise_if_interrupted
+
+    sym = SymState(isa, "sat.")
+    for label, p in preds.items():
+        s = z3.Solver()
+        s.set("rlimit", SAT_RLIMIT)
+        s.add(Translator(sym, {}).bool(p))
+        r = s.check()
+        if r == z3.unsat:
+            raise IsaError(f"{label} is unsatisfiable: no state satisfies it, so every check in it would hold "
+                           "vacuously", where=isa.declared_at.get(_declared_key(label), isa.where))
+        if r == z3.unknown:
+            raise_if_interrupted(s)  # unknown otherwise: not refused (it may well be satisfiable)
+
+
+def _check_partition(isa: Isa) -> None:
+    """The partition interface, as far as it can be checked without running a monitor:
+    ``compose(v, base, size)`` gives every system field a value of that field's width,
+    ``fits(v, size)`` is a 1-bit predicate."""
+    at = isa.declared_at.get("partition", isa.where)
+    parted = [n for n in isa.memories if n not in isa.partition_private]
+    w = min(isa.memories[n].addr_width for n in parted)
+    base, size = E.Operand.make("base", w), E.Operand.make("size", w)
+    out = _call_located(isa.partition_fn, at, "partition compose", isa, base, size)  # type: ignore[arg-type]
+    if not isinstance(out, dict):
+        raise IsaError(f"partition compose must return a dict from system field to value, not {_describe(out)}",
+                       where=at)
+    system = isa.role_fields(Role.SYSTEM)
+    missing, extra = [n for n in system if n not in out], [n for n in out if n not in system]
+    if missing or extra:
+        raise IsaError(f"partition compose must give every system field (missing: {', '.join(missing) or 'none'}; "
+                       f"extra: {', '.join(map(str, extra)) or 'none'})", where=at)
+    for n, v in out.items():
+        width = isa.fields[n].width
+        if isinstance(v, bool) or not isinstance(v, (int, E.Expr)):
+            raise IsaError(f"partition compose: field '{n}' is given {_describe(v)}, not a value", where=at)
+        if isinstance(v, int) and not 0 <= v < 1 << width:
+            raise IsaError(f"partition compose: field '{n}' is given the constant {v:#x}, which does not fit "
+                           f"in {width} bit{'s' if width != 1 else ''}", where=at)
+        if isinstance(v, E.Expr) and v.width > width:
+            raise IsaError(f"partition compose: field '{n}' ({width} bits) is given a {v.width}-bit value "
+                           "(its high bits would be dropped: extract them explicitly)", where=at)
+    fits = _call_located(isa.partition_fits_fn, at, "partition fits", isa, size)  # type: ignore[arg-type]
+    if not isinstance(fits, E.Expr) or fits.width != 1:
+        raise IsaError(f"partition fits must be a 1-bit predicate, not {_describe(fits)}", where=at)
+
+
 def _layout(isa: Isa, ins: Instruction) -> None:
     top = isa.word - isa.opcode_width
     layout = []
@@ -49,8 +149,8 @@ def _layout(isa: Isa, ins: Instruction) -> None:
         if lo < 0:
             need = sum(x.field for x in ins.operands)
             raise IsaError(
-                f"operands need {need} bits but a {isa.word}-bit word has {top} after the "
-                f"{isa.opcode_width}-bit opcode",
+                f"operands need {need} bits but a {isa.word}-bit word has {isa.word - isa.opcode_width} after "
+                f"the {isa.opcode_width}-bit opcode",
                 where=ins.where, instruction=ins.mnemonic,
             )
         layout.append((o.name, top - 1, lo))
@@ -153,14 +253,22 @@ def finalize(isa: Isa) -> Derived:
 
     from virtcheck.isa.semantics import Builder
 
-    # Modes and the guest configuration must be 1-bit predicates over the state.
-    for name, pred in list(isa.modes.items()) + [("guest configuration", isa.guest_fn)]:
-        try:
-            p = pred(Builder(isa))
-        except IsaError as exc:
-            raise exc.located(where) from None
+    # Modes and the guest configuration must be 1-bit predicates over the state that some
+    # state satisfies (else every claim about them holds vacuously); errors point at their
+    # declaration.
+    preds = [(f"mode '{n}'", p) for n, p in isa.modes.items()] + [("guest configuration", isa.guest_fn)]
+    if isa.timer_enabled_fn is not None:
+        preds.append(("timer", isa.timer_enabled_fn))
+    built = {}
+    for label, pred in preds:
+        at = isa.declared_at.get(_declared_key(label), where)
+        p = _call_located(pred, at, label, isa)
         if not isinstance(p, E.Expr) or p.width != 1:
-            raise IsaError(f"mode '{name}' must be a 1-bit predicate over the state", where=where)
+            raise IsaError(f"{label} must be a 1-bit predicate over the state, not {_describe(p)}", where=at)
+        built[label] = p
+    _check_satisfiable(isa, {k: v for k, v in built.items() if k != "timer"})
+    if isa.partition_fn is not None:
+        _check_partition(isa)
 
     pc_w = isa.pc_field.width
     for opcode, ins in enumerate(isa.instructions):

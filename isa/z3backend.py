@@ -20,6 +20,19 @@ from virtcheck.isa.model import Cause, Instruction, Isa
 from virtcheck.isa.semantics import Effects
 from virtcheck.isa.state import MachineState, Memory
 
+#: Z3's reason_unknown() when Ctrl-C reached it during a check: Z3 takes SIGINT itself
+#: while it solves (even where Python ignores the signal) and answers ``unknown``
+Z3_INTERRUPTED = "interrupted from keyboard"
+
+
+def raise_if_interrupted(solver: z3.Solver) -> None:
+    """After a check that answered ``unknown``: if Ctrl-C caused it, raise
+    KeyboardInterrupt, so an interrupted run is reported as interrupted and never as a
+    solver giving up within its budget."""
+    if solver.reason_unknown() == Z3_INTERRUPTED:
+        raise KeyboardInterrupt
+
+
 Z3_BINARY: dict[Op, Callable[[z3.BitVecRef, z3.BitVecRef], z3.BitVecRef]] = {
     Op.ADD: lambda a, b: a + b,
     Op.SUB: lambda a, b: a - b,

@@ -70,6 +70,8 @@ def render_text(r: Any) -> str:
                      f"found only by Z3 (fuzzer blind spot) {cmp['z3_only'] or '-'}")
     for w in d["worker_deaths"]:
         lines.append(f"worker {w['worker']} died (exit code {w['exitcode']}) after {w['after_programs']} programs; replaced")
+    for e in d.get("corpus_notes", []):
+        lines.append(f"note: {e}")
     for e in d["errors"]:
         lines.append(f"error: {e}")
     for e in d["worker_errors"]:

@@ -153,7 +153,8 @@ def test_out_with_one_format(tmp_path: Path):
 def test_several_formats_need_out():
     result = invoke(TINY, "--format", "json", "--format", "md")
     assert result.exit_code == 2
-    assert result.stderr.splitlines()[-1] == "Error: several --format values need --out DIR (stdout holds one report)"
+    assert result.stderr == ("error: virtcheck check: several --format values need --out DIR (stdout holds one report) "
+                             "(see 'virtcheck check --help')\n")
 
 
 def test_vmm_without_the_monitor_module(monkeypatch):

@@ -21,10 +21,12 @@ from virtcheck import __version__
 from virtcheck.checks.results import CheckRun, IsaResult
 from virtcheck.checks.verdict import EXIT_USAGE, Budget
 from virtcheck.isa.errors import IsaError
+from virtcheck.isa.files import OutputError, check_dir, write_atomic
 from virtcheck.isa.model import Isa
 from virtcheck.reports import FILE_NAMES, FORMATS, render
 from virtcheck.reports.labels import budget_line, plural
 from virtcheck.reports.text import render_summary
+from virtcheck.session import saved
 
 #: monitors ``--vmm`` can prove things about, and what the report calls them
 MONITORS = {"trap-emulate": "trap-and-emulate monitor"}
@@ -125,16 +127,23 @@ def run_checks(targets: list[str], budget: Budget, jobs: int, vmm: Optional[str]
     with _progress(progress, len(loaded)) as step:
         for isa, ref in loaded:
             step(isa.name)
+            def failed(exc: Exception) -> None:
+                msg = str(exc) if isinstance(exc, IsaError) else \
+                    f"{ref}: ISA '{isa.name}': internal error while checking ({type(exc).__name__}: {exc})"
+                errors.append(msg)
+                report(msg)
+
             try:
-                one = check_all([isa], budget, jobs, refs=[ref])
-                result = one.results[0]
-                if check_monitor is not None:
-                    result.monitor = check_monitor(isa, budget)
-            except IsaError as exc:
-                errors.append(str(exc))
-                report(str(exc))
+                result = check_all([isa], budget, jobs, refs=[ref]).results[0]
+            except Exception as exc:  # noqa: BLE001 -- one ISA's failure must not lose the others' results
+                failed(exc)
                 continue
-            results.append(result)
+            results.append(result)  # kept even if its monitor cannot be checked
+            if check_monitor is not None:
+                try:
+                    result.monitor = check_monitor(isa, budget)
+                except Exception as exc:  # noqa: BLE001
+                    failed(exc)
     return CheckRun(results, budget.to_json(), __version__, jobs=jobs, seconds=time.perf_counter() - t0,
                     errors=errors)
 
@@ -158,7 +167,7 @@ def _announce(targets: list[str], budget: Budget, jobs: int, vmm: Optional[str])
 @click.argument("targets", nargs=-1, metavar="[ISA|FILE]...")
 @click.option("--format", "formats", type=click.Choice(FORMATS), multiple=True,
               help="Report format (repeatable with --out). Default: text; with --out, every format.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out", type=click.Path(path_type=Path),
               help="Write report files (report.txt/.md/.json/.xml) into this directory and print a summary.")
 @click.option("--rlimit", type=click.IntRange(min=0), default=Budget().rlimit, show_default=True,
               help="Z3 resource limit per query (deterministic; 0 = none).")
@@ -198,6 +207,12 @@ def command(targets: tuple[str, ...], formats: tuple[str, ...], out: Optional[Pa
         shows both streams: each error once)."""
         return "".join(ln for ln in text.splitlines(keepends=True) if ln.rstrip("\n") not in reported)
 
+    if out is not None:  # before any work: a bad --out must cost nothing
+        try:
+            check_dir(out, f"--out {out}")
+        except OutputError as exc:
+            error(str(exc))
+            sys.exit(EXIT_USAGE)
     try:
         click.echo(_announce(list(targets), budget, jobs, vmm), err=not text_on_stdout)
         run = run_checks(list(targets), budget, jobs, vmm, progress=sys.stderr.isatty(), report=error)
@@ -210,12 +225,16 @@ def command(targets: tuple[str, ...], formats: tuple[str, ...], out: Optional[Pa
         report = render(run, fmt, color=color)
         click.echo(once(report) if fmt == "text" else report, nl=False, color=color)
     else:
-        out.mkdir(parents=True, exist_ok=True)
         written = []
         for f in formats:
             path = out / FILE_NAMES[f]
-            path.write_text(render(run, f), encoding="utf-8")
+            try:
+                write_atomic(path, render(run, f))
+            except OutputError as exc:  # e.g. a full disk: the reports written so far are whole
+                error(f"--out {out}: {exc}" + (f" (complete: {', '.join(written)})" if written else ""))
+                sys.exit(EXIT_USAGE)
             written.append(str(path))
+            saved(str(path))
         click.echo(once(render_summary(run, color=color)), nl=False, color=color)
         click.echo(f"wrote {', '.join(written)}")
     sys.exit(run.exit_code)

@@ -6,6 +6,7 @@ failed, 1 a property failed, 2 bad input (one line naming the option or file).
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import sys
@@ -71,11 +72,11 @@ def _progress_printer(tty: bool) -> tuple[Any, Any]:
 @click.option("--examples", type=click.IntRange(1), default=None, help="Run exactly N programs instead of a time budget.")
 @click.option("--seed", type=click.IntRange(0), default=None, help="Campaign seed (default: random, printed first).")
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Worker processes.")
-@click.option("--corpus", type=click.Path(file_okay=False), default=None,
+@click.option("--corpus", type=click.Path(), default=None,
               help="Failure corpus: replayed first, every new failure saved here.")
 @click.option("--format", "fmt", default="text", show_default=True,
               help="Report format(s) on stdout, comma-separated: text, md, json, junit.")
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Also write every format to this folder.")
+@click.option("--out", type=click.Path(), default=None, help="Also write every format to this folder.")
 @click.option("--length", type=click.IntRange(1, 4096), default=32, show_default=True, help="Instructions per program.")
 @click.option("--depth", type=click.IntRange(1, 4), default=1, show_default=True, help="Stacked monitors.")
 @click.option("--hardware", type=click.Choice(["step", "hypervisor"]), default="step", show_default=True,
@@ -90,7 +91,10 @@ def command(isa_name: str, vmm: str, props: str, budget: Optional[str], examples
     from virtcheck.fuzz import oracles as O, runner
     from virtcheck.fuzz.campaign import CampaignConfig, run_campaign
     from virtcheck.fuzz.reference import Reference
+    from virtcheck.cli import interrupted_exit
     from virtcheck.isa.errors import IsaError
+    from virtcheck.isa.files import OutputError, check_dir, write_atomic
+    from virtcheck.session import current, saved
     from virtcheck.isa.loader import load
     from virtcheck.reports.fuzz_render import FILE_NAMES, FORMATS, render_fuzz
 
@@ -107,6 +111,13 @@ def command(isa_name: str, vmm: str, props: str, budget: Optional[str], examples
     try:
         seconds = parse_budget(budget) if budget is not None else (None if examples is not None else 60.0)
     except ValueError as exc:
+        _fail(str(exc))
+    try:  # every place the campaign writes, before it starts
+        if out:
+            check_dir(out, f"--out {out}")
+        if corpus:
+            check_dir(corpus, f"--corpus {corpus}")
+    except OutputError as exc:
         _fail(str(exc))
     try:
         isas = load(isa_name)
@@ -131,7 +142,10 @@ def command(isa_name: str, vmm: str, props: str, budget: Optional[str], examples
     runner.default_hardware = hardware
     if hardware == "hypervisor" and engine == "auto":
         engine = "python"  # the hypervisor's Machine is Python: the native loop would bypass it
-    cfg = CampaignConfig(isa, isa_name, seed, vmm, properties, seconds, examples, workers,
+    from virtcheck.isa.loader import is_path
+
+    ref = os.path.abspath(isa_name) if is_path(isa_name) else isa_name  # corpus files replay from any folder
+    cfg = CampaignConfig(isa, ref, seed, vmm, properties, seconds, examples, workers,
                          Path(corpus) if corpus else None, length, depth, reference, engine=engine)
     try:
         chosen, note = cfg.engine_choice()
@@ -143,14 +157,19 @@ def command(isa_name: str, vmm: str, props: str, budget: Optional[str], examples
         report = run_campaign(cfg, show)
     finally:
         close()
+    saved_failures = [r.replay_file for r in report.failures if r.replay_file and not r.from_corpus]
+    if saved_failures:
+        saved(f"{len(saved_failures)} failure(s) in corpus {corpus}")
     for f in formats:
         click.echo(render_fuzz(report, f), nl=False)
     if out:
-        d = Path(out)
-        try:
-            d.mkdir(parents=True, exist_ok=True)
-            for f in FORMATS:
-                (d / FILE_NAMES[f]).write_text(render_fuzz(report, f))
-        except OSError as exc:
-            _fail(f"--out {out}: {exc.strerror}")
+        for f in FORMATS:
+            path = Path(out) / FILE_NAMES[f]
+            try:
+                write_atomic(path, render_fuzz(report, f))
+            except OutputError as exc:
+                _fail(f"--out {out}: {exc}")
+            saved(str(path))
+    if report.interrupted:
+        interrupted_exit(current(), report.stop_signal)
     sys.exit(report.exit_code)

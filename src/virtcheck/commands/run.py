@@ -34,17 +34,40 @@ def _load_isa(target: str) -> Isa:
     return isas[0].finalize()
 
 
-def _check_fits(isa: Isa, prog: Any, source: str) -> None:
-    """Refuse a program with cells past the end of the ISA's code memory (one line, naming
-    the source line of the instruction that reaches there)."""
-    size = isa.memories[isa.code_memory].size  # type: ignore[index]
+def read_program(path: str) -> str:
+    """The text of a program file, or one located line: unreadable, not UTF-8 (the line and
+    column of the first bad byte), or empty."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        _fail(f"{path}: cannot read: {exc.strerror}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        _fail(f"{path}:{line}: not UTF-8 text (byte {data[exc.start]:#04x} at column {col})")
+    if not text.strip():
+        _fail(f"{path}: the program is empty (nothing to run)")
+    return text
+
+
+def _check_fits(isa: Isa, prog: Any, source: str, partition: Optional[int] = None) -> None:
+    """Refuse a program with cells past the end of the ISA's code memory, or of each
+    guest's partition (one line, naming the source line of the instruction that reaches
+    there)."""
+    size = isa.memories[isa.code_memory].size if partition is None else partition  # type: ignore[index]
+    if not prog.cells:
+        _fail(f"{source}: the program has no instructions (nothing to run)")
     outside = [a for a in prog.cells if not 0 <= a < size]
     if outside:
         a = min(outside)
         starts = [s for s in prog.lines if s <= a]
         line = prog.lines[max(starts)] if starts else None
         where = f"{source}:{line}" if line is not None else source
-        _fail(f"{where}: address {a:#x} lies outside {isa.code_memory}, which has {size} cells on '{isa.name}'")
+        room = (f"{isa.code_memory}, which has {size} cells on '{isa.name}'" if partition is None else
+                f"each guest's partition of {size} cells")
+        _fail(f"{where}: address {a:#x} lies outside {room}")
 
 
 def _state_lines(isa: Isa, fields: dict[str, int]) -> str:
@@ -62,9 +85,9 @@ def _state_lines(isa: Isa, fields: dict[str, int]) -> str:
               help="Step budget: completed instructions per guest.")
 @click.option("--slice", "slice_", type=click.IntRange(1), default=10_000, show_default=True,
               help="Time slice of the round-robin scheduler, in instructions.")
-@click.option("--save-snapshot", type=click.Path(dir_okay=False), default=None,
+@click.option("--save-snapshot", type=click.Path(), default=None,
               help="Save guest 0's state to this file at the end (with --vmm).")
-@click.option("--from-snapshot", type=click.Path(dir_okay=False), default=None,
+@click.option("--from-snapshot", type=click.Path(), default=None,
               help="Start the guest from this snapshot instead of PROGRAM (with --vmm).")
 @click.option("--workload", default=None, help="Run a bundled workload of the ISA instead of PROGRAM.s.")
 @click.option("--trap-log", type=click.IntRange(0), default=20, show_default=True, help="Trap log lines to show.")
@@ -76,13 +99,20 @@ def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Opt
     from virtcheck.hypervisor import Machine, MonitorError, monitor_stack, workloads
     from virtcheck.hypervisor import snapshot as snap
     from virtcheck.isa.asm import assemble
+    from virtcheck.isa.files import OutputError
+    from virtcheck.session import saved
 
     if mode == "bare" and vmm:
         _fail("--bare and --vmm exclude each other")
     if vmm is None and (save_snapshot or from_snapshot or vms != 1 or depth != 1):
         _fail("--vms, --depth and snapshots need --vmm trap-emulate")
-    if save_snapshot and from_snapshot and Path(save_snapshot).resolve() == Path(from_snapshot).resolve():
-        pass  # allowed: continue and overwrite
+    if save_snapshot:  # before the run, not after it (overwriting --from-snapshot's file is allowed)
+        from virtcheck.isa.files import OutputError, check_file
+
+        try:
+            check_file(save_snapshot, f"--save-snapshot {save_snapshot}")
+        except OutputError as exc:
+            _fail(str(exc))
     try:
         isa = _load_isa(isa_name)
     except IsaError as exc:
@@ -92,15 +122,17 @@ def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Opt
         if workload:
             prog = workloads.load(isa, workload)
         elif program:
-            prog = assemble(isa, Path(program).read_text(), source=program)
+            prog = assemble(isa, read_program(program), source=program)
         elif not from_snapshot:
             _fail("give PROGRAM.s, --workload NAME or --from-snapshot FILE")
-    except (AsmError, FileNotFoundError) as exc:
+    except AsmError as exc:
         _fail(str(exc))
     except IsaError as exc:
         _fail(f"{program or workload}: {exc}")
     except OSError as exc:
-        _fail(f"{program}: {exc.strerror}")
+        if exc.strerror is None:  # raised with a message of its own (an unknown --workload)
+            _fail(f"--workload {workload}: {exc}" if workload else str(exc))
+        _fail(f"{exc.filename or program}: {exc.strerror}")
     if prog is not None:
         _check_fits(isa, prog, program or f"workload {workload}")
 
@@ -118,6 +150,7 @@ def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Opt
                 guests = [snap.load(top, from_snapshot)]
             else:
                 guests = top.create_vms(vms)
+                _check_fits(isa, prog, program or f"workload {workload}", min(vm.partition.size for vm in guests))
                 for vm in guests:
                     vm.load(prog)  # type: ignore[arg-type]
             results = top.run(steps)
@@ -130,8 +163,9 @@ def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Opt
             out["shares"] = top.shares()
             if save_snapshot:
                 snap.save(guests[0], save_snapshot)
+                saved(save_snapshot)
                 out["snapshot"] = save_snapshot
-    except (MonitorError, snap.SnapshotError, IsaError) as exc:
+    except (MonitorError, snap.SnapshotError, IsaError, OutputError) as exc:
         _fail(str(exc))
     if as_json:
         click.echo(json.dumps(out, indent=1, default=str))
