@@ -22,7 +22,7 @@ from virtcheck.isa.semantics import Builder, Effects, build, operand_exprs
 def _declared_key(label: str) -> str:
     """The key in ``Isa.declared_at`` of the predicate that messages call ``label``."""
     if label.startswith("mode '"):
-        return f"mode {label[len("mode '"):-1]}"
+        return "mode " + label[len("mode '"):-1]
     return {"guest configuration": "guest"}.get(label, label)
 
 
