@@ -245,26 +245,39 @@ class InstructionClassifier:
             cs += [self._guest(self.A), self._guest(B)]
         differs = [self.stepA.post.fields[n] != stepB.post.fields[n] for n in self.fc.user]
         probes: list[z3.BitVecRef] = []
+        stores: list[z3.BitVecRef] = []
         for acc in self.ins.effects.accesses:
-            probes += [self.stepA.tr.bv(acc.vaddr) + k for k in range(acc.units)]
-            probes += [stepB.tr.bv(acc.vaddr) + k for k in range(acc.units)]
+            for step in (self.stepA, stepB):
+                pts = [step.tr.bv(acc.vaddr) + k for k in range(acc.units)]
+                probes += pts
+                stores += pts if acc.kind == "write" else []
         for mem in self.memories:
             viewA, viewB = _View(self.isa, self.A, mem), _View(self.isa, B, mem)
             aw = self.isa.memories[mem].addr_width
             points = [p for p in probes if p.size() == aw]
-            if translation_injective(self.isa, mem, self.budget):
+            injective = translation_injective(self.isa, mem, self.budget)
+            if injective:
                 compare = points  # nothing else can change (see translation_injective)
             else:
                 compare = [z3.BitVec(f"probe.{mem}", aw)]
                 points = compare + points
+            seen = {}
             for p in points:
-                okA, pa = viewA.at(p)
-                okB, pb = viewB.at(p)
+                seen[p.get_id()] = (viewA.at(p), viewB.at(p))
+                (okA, pa), (okB, pb) = seen[p.get_id()]
                 cs.append(z3.Implies(z3.And(okA, okB),
                                      z3.Select(self.A.memories[mem], pa) == z3.Select(B.memories[mem], pb)))
+            if not injective:
+                # A guest tells apart two states whose translations share cells differently: it
+                # stores at one address and loads at another. So "cannot tell apart" includes
+                # the same sharing between each address the step stores to and the compared one.
+                for p in (q for q in stores if q.size() == aw):
+                    (okAp, pap), (okBp, pbp) = seen[p.get_id()]
+                    for c in compare:
+                        (okAc, pac), (okBc, pbc) = seen[c.get_id()]
+                        cs.append(z3.Implies(z3.And(okAp, okBp, okAc, okBc), (pap == pac) == (pbp == pbc)))
             for p in compare:
-                okA, pa = viewA.at(p)
-                okB, pb = viewB.at(p)
+                (okA, pa), (okB, pb) = seen[p.get_id()]
                 differs.append(z3.And(okA, okB, z3.Select(self.stepA.post.memories[mem], pa)
                                       != z3.Select(stepB.post.memories[mem], pb)))
         ans = self._solve(cs + [z3.Or(*differs)])

@@ -19,6 +19,7 @@ from typing import Iterable, Optional
 from virtcheck.isa.errors import AsmError, IsaError
 from virtcheck.isa.expr import mask
 from virtcheck.isa.model import Instruction, Isa, OperandDecl
+from virtcheck.isa.operand_syntax import SYNTAXES
 from virtcheck.isa.validate import SYNTAX_FIELD
 
 NUMBER = r"[-+]?(?:0[xX][0-9a-fA-F]+|0[bB][01]+|\d+)"
@@ -153,6 +154,8 @@ def _signed(v: int, width: int) -> int:
 
 
 def format_operand(isa: Isa, o: OperandDecl, v: int) -> str:
+    if o.kind in SYNTAXES:
+        return SYNTAXES[o.kind].format(o, v)
     if o.kind == "reg":
         return f"{o.bank}{v}"
     if o.signed:
@@ -202,7 +205,12 @@ class _Templates:
         for mo in SYNTAX_FIELD.finditer(ins.syntax):
             out.append(_literal(ins.syntax[pos:mo.start()]))
             o = ins.operand(mo.group(1))
-            pat = rf"(?P<{o.name}>{o.bank}\d+)" if o.kind == "reg" else rf"(?P<{o.name}>{NUMBER}|{self.symbol})"
+            if o.kind in SYNTAXES:
+                pat = rf"(?P<{o.name}>{SYNTAXES[o.kind].regex(o)})"
+            elif o.kind == "reg":
+                pat = rf"(?P<{o.name}>{o.bank}\d+)"
+            else:
+                pat = rf"(?P<{o.name}>{NUMBER}|{self.symbol})"
             out.append(pat)
             pos = mo.end()
         out.append(_literal(ins.syntax[pos:]))
@@ -219,6 +227,11 @@ _templates: dict[int, _Templates] = {}
 
 def _operand_value(isa: Isa, ins: Instruction, o: OperandDecl, text: str, here: int, labels: dict[str, int],
                    source: str, line: int) -> int:
+    if o.kind in SYNTAXES:
+        try:
+            return SYNTAXES[o.kind].parse(o, text)
+        except ValueError as exc:
+            raise AsmError(f"{ins.mnemonic}: operand '{o.name}': {exc}", source=source, line=line) from None
     if o.kind == "reg":
         n = int(text[len(o.bank or ""):])
         if n >= o.domain_size:

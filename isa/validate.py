@@ -117,6 +117,15 @@ def _check_decodable(isa: Isa) -> None:
     isa.decoder = dec  # type: ignore[attr-defined]
 
 
+def _check_free_inputs(isa: Isa, eff, where: str, mnemonic) -> None:
+    """A free input (``Isa.unconstrained``) is read-only: a write would make it a register."""
+    for name in getattr(isa, "unconstrained_fields", ()):
+        if name in eff.writes:
+            what = "trap entry" if mnemonic is None else "instruction"
+            raise IsaError(f"{what} writes free input '{name}' (declared with isa.unconstrained: read-only)",
+                           where=where, instruction=mnemonic)
+
+
 def finalize(isa: Isa) -> None:
     where = isa.where
     if isa.pc_name is None:
@@ -169,6 +178,7 @@ def finalize(isa: Isa) -> None:
                           length=ins.length)
         if isa.pc_name not in eff.writes:
             eff.writes[isa.pc_name] = E.Field.make(isa.pc_name, pc_w) + ins.length
+        _check_free_inputs(isa, eff, ins.where, ins.mnemonic)
         ins.effects = eff
     if isa.variable:
         _check_decodable(isa)
@@ -178,6 +188,7 @@ def finalize(isa: Isa) -> None:
     info = E.Operand.make("info", isa.word)
     for cause in isa.causes.values():
         eff = run_located(isa.trap_fn, where, None, isa, isa.trap_fn, cause, info)
+        _check_free_inputs(isa, eff, where, None)
         isa.trap_effects[cause.name] = eff  # type: ignore[attr-defined]
     pc = E.Field.make(isa.pc_name, pc_w)
     code = isa.memories[isa.code_memory]
