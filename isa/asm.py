@@ -193,10 +193,15 @@ class _Templates:
 
     def match(self, line: str) -> tuple[Optional[Instruction], Optional[re.Match], list[Instruction]]:
         forms = self.by_mnemonic.get(line.split()[0].upper(), [])
+        first = None
         for ins, rx in forms:
             mo = rx.match(line)
             if mo:
-                return ins, mo, [f for f, _ in forms]
+                if _parses(ins, mo):
+                    return ins, mo, [f for f, _ in forms]
+                first = first or (ins, mo)  # reported with its reason if no later form fits
+        if first is not None:
+            return first[0], first[1], [f for f, _ in forms]
         return None, None, [f for f, _ in forms]
 
     def _regex(self, ins: Instruction) -> re.Pattern:
@@ -215,6 +220,18 @@ class _Templates:
             pos = mo.end()
         out.append(_literal(ins.syntax[pos:]))
         return re.compile(r"^\s*" + "".join(out) + r"\s*$", re.IGNORECASE)
+
+
+def _parses(ins: Instruction, mo: re.Match) -> bool:
+    """Whether the operands written in a syntax kind's own notation are valid for this form
+    (``{r0, r15}`` matches the regex of a list that cannot hold r15; the next form may take it)."""
+    for o in ins.operands:
+        if o.kind in SYNTAXES:
+            try:
+                SYNTAXES[o.kind].parse(o, mo.group(o.name))
+            except ValueError:
+                return False
+    return True
 
 
 def _literal(text: str) -> str:

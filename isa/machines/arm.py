@@ -708,7 +708,7 @@ def build(name: str, *, ve: bool, doc: str, source: str) -> Isa:
         m.trap(SVC_, info=zext(imm, W))
 
     named(supervisor_call, "SVC")  # the mode constant SVC keeps its name in this scope
-    isa.instruction("SVC {imm}", encoding="[1110 1111 {imm:24}]", imm=Imm(24))(supervisor_call)
+    isa.instruction("SVC #{imm}", encoding="[1110 1111 {imm:24}]", imm=Imm(24))(supervisor_call)
 
     # --- PSR access (DDI 0406C §B9.3.9-§B9.3.13, §B9.3.2 CPS) --------------------------------
     @isa.instruction("CPSIE {aif}", encoding="[1111 0001 0000 1000 0000 000 {aif:3} 0 00000]", aif=Letters("aif"))
@@ -725,7 +725,7 @@ def build(name: str, *, ve: bool, doc: str, source: str) -> Isa:
         for k, f in ((2, "A"), (1, "I"), (0, "F")):
             m.set_if(land(priv, aif[k] == 1), f, const(1, 1))
 
-    @isa.instruction("CPS {mode}", encoding="[1111 0001 0000 0010 0000 0000 000 {mode:5}]", mode=Imm(5))
+    @isa.instruction("CPS #{mode}", encoding="[1111 0001 0000 0010 0000 0000 000 {mode:5}]", mode=Imm(5))
     def CPS(m, mode_):
         """CPS #mode (§B9.3.2): change mode. In User mode it executes as a NOP; a reserved or
         unmodelled mode value is UNPREDICTABLE (the mode is kept, ``legal_target``)."""
@@ -790,7 +790,7 @@ def build(name: str, *, ve: bool, doc: str, source: str) -> Isa:
         """MSR SPSR_<fields>, #imm (§B9.3.11): see ``msr_spsr``."""
         msr_spsr(m, mask, expand(imm))
 
-    @isa.instruction("SRSDB sp{wb}, {mode}", encoding="[1111 1001 01 {wb:1} 0 1101 0000 0101 000 {mode:5}]",
+    @isa.instruction("SRSDB sp{wb}, #{mode}", encoding="[1111 1001 01 {wb:1} 0 1101 0000 0101 000 {mode:5}]",
                      wb=Flag("!"), mode=Imm(5))
     def SRSDB(m, wb, mode_):
         """SRSDB SP{!}, #mode (§B9.3.16): store LR and SPSR of the current mode below the SP of
@@ -909,7 +909,7 @@ def build(name: str, *, ve: bool, doc: str, source: str) -> Isa:
             m.r[14] = r14
             m.pc = ite(h, concat(m.elr_hyp[31:2], const(0, 2)), concat(m.r[14][31:2], const(0, 2)))
 
-        @isa.instruction("HVC {imm}", encoding="[1110 0001 0100 {imm:12} 0111 {imm:4}]", imm=Swapped(16, 12))
+        @isa.instruction("HVC #{imm}", encoding="[1110 0001 0100 {imm:12} 0111 {imm:4}]", imm=Swapped(16, 12))
         def HVC(m, imm):
             """HVC (§B9.3.4): the Hypervisor Call exception; UNDEFINED in User mode."""
             undefined_in_user(m)
