@@ -105,9 +105,9 @@ def _translation_effects(isa: Isa, units: int, access: str, memory: Optional[str
 class _View:
     """Translation of virtual addresses in one symbolic state."""
 
-    def __init__(self, isa: Isa, state: SymState, memory: str):
+    def __init__(self, isa: Isa, state: SymState, memory: str, access: str = "read"):
         self.isa, self.state, self.memory = isa, state, memory
-        self.eff = _translation_effects(isa, 1, "read", memory)
+        self.eff = _translation_effects(isa, 1, access, memory)
 
     def at(self, vaddr: z3.BitVecRef) -> tuple[z3.BoolRef, z3.BitVecRef]:
         st = sym_effects(self.eff, self.state, {"vaddr": vaddr})
@@ -270,9 +270,11 @@ class InstructionClassifier:
             if not injective:
                 # A guest tells apart two states whose translations share cells differently: it
                 # stores at one address and loads at another. So "cannot tell apart" includes
-                # the same sharing between each address the step stores to and the compared one.
+                # the same sharing between each address the step stores to (translated for a
+                # write, which may be allowed where a read is not) and the compared one.
+                wA, wB = _View(self.isa, self.A, mem, "write"), _View(self.isa, B, mem, "write")
                 for p in (q for q in stores if q.size() == aw):
-                    (okAp, pap), (okBp, pbp) = seen[p.get_id()]
+                    (okAp, pap), (okBp, pbp) = wA.at(p), wB.at(p)
                     for c in compare:
                         (okAc, pac), (okBc, pbc) = seen[c.get_id()]
                         cs.append(z3.Implies(z3.And(okAp, okBp, okAc, okBc), (pap == pac) == (pbp == pbc)))

@@ -19,15 +19,15 @@ from virtcheck.isa.state import MachineState, Memory, Outcome
 _translators: dict[tuple, object] = {}
 
 
-def translator(isa: Isa, memory: str):
+def translator(isa: Isa, memory: str, access: str = "read"):
     """Compiled ``fn(S, *mems, vaddr)`` -> physical address, or a (cause, info) fault."""
-    key = (id(isa), memory)
+    key = (id(isa), memory, access)
     fn = _translators.get(key)
     if fn is None:
         from virtcheck.checks.classify import _translation_effects
 
-        eff = _translation_effects(isa, 1, "read", memory)
-        fn = compiled(isa).compile_effects(f"translate_{memory}", eff, ["vaddr"], exits=True, result=True)
+        eff = _translation_effects(isa, 1, access, memory)
+        fn = compiled(isa).compile_effects(f"translate_{memory}_{access}", eff, ["vaddr"], exits=True, result=True)
         _translators[key] = fn
     return fn
 
@@ -40,10 +40,10 @@ def run(isa: Isa, ins: Instruction, operands: dict[str, int], state: MachineStat
     return out, MachineState.from_flat(isa, S, mems)
 
 
-def mapping(isa: Isa, state: MachineState, memory: str) -> dict[int, int]:
+def mapping(isa: Isa, state: MachineState, memory: str, access: str = "read") -> dict[int, int]:
     """Virtual address -> physical cell, for every address ``state``'s translation accepts."""
     S, mems = state.flat(isa)
-    fn = translator(isa, memory)
+    fn = translator(isa, memory, access)
     out = {}
     for v in range(isa.memories[memory].size):
         p = fn(S, *mems, v)
@@ -116,12 +116,13 @@ def _written(before: MachineState, after: MachineState, memory: str, through: di
     return {v for v, p in through.items() if p in cells}
 
 
-def _same_sharing(maps: tuple[dict[int, int], dict[int, int]], addr: int, written: set[int]) -> bool:
-    """Whether ``addr`` shares a cell with each written address in both states alike (a
-    difference that only aliasing explains is one a guest could have seen before the step:
-    see classify's behaviour query)."""
-    ma, mb = maps
-    return all((ma[p] == ma[addr]) == (mb[p] == mb[addr]) for p in written if p in ma and p in mb)
+def _same_sharing(maps: tuple[dict[int, int], dict[int, int]], writes: tuple[dict[int, int], dict[int, int]],
+                  addr: int, written: set[int]) -> bool:
+    """Whether ``addr`` shares a cell with each written address (translated for a write) in
+    both states alike (a difference that only aliasing explains is one a guest could have
+    seen before the step: see classify's behaviour query)."""
+    (ma, mb), (wa, wb) = maps, writes
+    return all((wa[p] == ma[addr]) == (wb[p] == mb[addr]) for p in written if p in wa and p in wb)
 
 
 def behaviour_witness(isa: Isa, ins: Instruction, ops: dict[str, int], a: MachineState, b: MachineState,
@@ -145,9 +146,10 @@ def behaviour_witness(isa: Isa, ins: Instruction, ops: dict[str, int], a: Machin
             continue
         maps[mem] = (mapping(isa, a, mem), mapping(isa, b, mem))
         va, vb = view(isa, pa, mem, maps[mem][0]), view(isa, pb, mem, maps[mem][1])
-        written = _written(a, pa, mem, maps[mem][0]) | _written(b, pb, mem, maps[mem][1])
+        writes = (mapping(isa, a, mem, "write"), mapping(isa, b, mem, "write"))
+        written = _written(a, pa, mem, writes[0]) | _written(b, pb, mem, writes[1])
         for addr in sorted(set(va) & set(vb)):
-            if va[addr] != vb[addr] and _same_sharing(maps[mem], addr, written):
+            if va[addr] != vb[addr] and _same_sharing(maps[mem], writes, addr, written):
                 differs.append(f"{mem}[virtual {addr:#x}]: {va[addr]:#x} vs {vb[addr]:#x}")
                 break
     same_view = True

@@ -55,7 +55,7 @@ EXC_MODES = {"svc": SVC, "abt": ABT, "und": UND, "irq": IRQ}
 CPSR_PARTS = {"N": (31, 31), "Z": (30, 30), "C": (29, 29), "V": (28, 28), "Q": (27, 27),
               "A": (8, 8), "I": (7, 7), "F": (6, 6), "M": (4, 0)}
 #: HCR bits the model reads (DDI 0406C §B4.1.65)
-HCR_VM, HCR_IMO, HCR_TWI = 0, 4, 13
+HCR_VM, HCR_IMO, HCR_TWI, HCR_TTLB = 0, 4, 13, 25
 
 #: data-processing opcodes (DDI 0406C §A5.2.1, Table A5-3): name -> (opcode, kind)
 DP_OPS = {
@@ -155,14 +155,19 @@ def build(name: str, *, ve: bool, doc: str, source: str) -> Isa:
     # --- modes and the guest configuration --------------------------------------------------
     def mode(m):
         """The current mode's M value (Hyp mode is the ``hyp`` bit)."""
-        return ite(m.hyp == 1, const(HYP, 5), m.M) if ve else m.M
+        if not ve:
+            return m.M
+        # M = 11010 outside Hyp mode cannot arise (no CPSR write enters Hyp); such states read
+        # as a reserved mode, so the hyp bit alone decides Hyp mode
+        return ite(m.hyp == 1, const(HYP, 5), ite(m.M == HYP, const(0, 5), m.M))
 
     if ve:
         isa.mode("hyp", lambda m: m.hyp == 1, supervisor=True)
         isa.mode("pl1", lambda m: land(m.hyp == 0, m.M != USR))
         isa.mode("usr", lambda m: land(m.hyp == 0, m.M == USR))
-        isa.guest(lambda m: land(m.hyp == 0, m.hcr[HCR_VM] == 1, m.hcr[HCR_IMO] == 1, m.hcr[HCR_TWI] == 1),
-                  doc="Non-secure PL1 or PL0 (not Hyp), HCR.VM = 1 (stage 2 on), HCR.IMO = 1, HCR.TWI = 1")
+        isa.guest(lambda m: land(m.hyp == 0, *[m.hcr[b] == 1 for b in (HCR_VM, HCR_IMO, HCR_TWI, HCR_TTLB)]),
+                  doc="Non-secure PL1 or PL0 (not Hyp), HCR.VM = 1 (stage 2 on), HCR.IMO = 1, HCR.TWI = 1, "
+                      "HCR.TTLB = 1")
     else:
         isa.mode("svc", lambda m: m.M == SVC, supervisor=True)
         for mname, code in (("usr", USR), ("sys", SYS), ("abt", ABT), ("und", UND), ("irq", IRQ)):
@@ -845,6 +850,8 @@ def build(name: str, *, ve: bool, doc: str, source: str) -> Isa:
 
         def sem(m, rt):
             undefined_in_user(m)
+            if field == "tlb":
+                hyp_trap_if(m, HCR_TTLB)  # §B1.14.4: TLB maintenance trapped by HCR.TTLB
             if field in ("hcr", "hvbar", "vtlb"):
                 m.trap_if(m.hyp == 0, UNDEF)  # Hyp registers: UNDEFINED outside Hyp mode
             if read:
