@@ -254,7 +254,7 @@ class InstructionClassifier:
         for mem in self.memories:
             viewA, viewB = _View(self.isa, self.A, mem), _View(self.isa, B, mem)
             aw = self.isa.memories[mem].addr_width
-            points = [p for p in probes if p.size() == aw]
+            points = list({p.get_id(): p for p in probes if p.size() == aw}.values())  # A's and B's often agree
             injective = translation_injective(self.isa, mem, self.budget)
             if injective:
                 compare = points  # nothing else can change (see translation_injective)
@@ -273,7 +273,7 @@ class InstructionClassifier:
                 # the same sharing between each address the step stores to (translated for a
                 # write, which may be allowed where a read is not) and the compared one.
                 wA, wB = _View(self.isa, self.A, mem, "write"), _View(self.isa, B, mem, "write")
-                for p in (q for q in stores if q.size() == aw):
+                for p in {q.get_id(): q for q in stores if q.size() == aw}.values():
                     (okAp, pap), (okBp, pbp) = wA.at(p), wB.at(p)
                     for c in compare:
                         (okAc, pac), (okBc, pbc) = seen[c.get_id()]

@@ -573,12 +573,14 @@ def build(name: str, *, ve: bool, doc: str, source: str) -> Isa:
     def slots(m, base, mask_, n, descending):
         """The address of each listed register: ascending from ``base`` (IA) or ending just
         below it (DB); an unlisted register gets the lowest address (accessed anyway)."""
-        count = [const(0, W)]
+        count = [const(0, 5)]
         for k in range(n):
-            count.append(count[-1] + zext(mask_[k], W))
-        total = count[n]
+            count.append(count[-1] + zext(mask_[k], 5))
+        total = zext(count[n], W)
         low = base - total * 4 if descending else base
-        return [ite(mask_[k] == 1, low + count[k] * 4, low) for k in range(n)], low, total
+        # the slots' addresses are computed in the 12 address bits, as the memory wraps them
+        at = [addr(low) + concat(zext(c, MEM - 2), const(0, 2)) for c in count]
+        return [ite(mask_[k] == 1, at[k], at[0]) for k in range(n)], low, total
 
     def first_listed(regs, values):
         """The value stored at the lowest address: the lowest listed register's. Unlisted
