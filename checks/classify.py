@@ -325,6 +325,14 @@ def classify_instruction(isa: Isa, ins: Instruction, budget: Budget,
         props["mode_sensitive"] = c.behaviour("mode_sensitive", fc.mode)
         props["location_sensitive"] = c.behaviour("location_sensitive", fc.translation)
         props["resource_sensitive"] = c.behaviour("resource_sensitive", fc.resource)
+        if props["behaviour_sensitive"].value is None:
+            # a pair differing only in some system fields is a pair differing in system fields:
+            # a replayed witness of a narrower property decides the query the solver gave up on
+            sub = next((props[p] for p in ("mode_sensitive", "location_sensitive", "resource_sensitive")
+                        if props[p].value is True), None)
+            if sub is not None:
+                props["behaviour_sensitive"] = PropertyResult(True, how="derived", witness=sub.witness,
+                                                              reason="implied by a narrower property")
     # user-sensitive: from guest-configuration states only
     if props["control_sensitive"].value is False:
         cg = PropertyResult(False, how="derived", reason="not control-sensitive")

@@ -263,7 +263,12 @@ def _operand_value(isa: Isa, ins: Instruction, o: OperandDecl, text: str, here: 
         v = labels[text]
         is_label = True
     if o.kind == "target" and o.pcrel and is_label:
-        v = v - here
+        scale, bias = (int(o.texts[0]), int(o.texts[1])) if o.texts else (1, 0)
+        v = v - here - bias
+        if v % scale:
+            raise AsmError(f"{ins.mnemonic}: label '{text}' is not a multiple of {scale} away", source=source,
+                           line=line)
+        v //= scale
     lo = -(1 << (o.width - 1)) if o.signed else 0
     if not lo <= v <= mask(o.width):
         raise AsmError(f"{ins.mnemonic}: operand '{o.name}' value {text} does not fit in {o.width} bits",

@@ -194,9 +194,12 @@ def Swapped(width: int, first: int) -> dict:
     return {"kind": "swapped", "width": width, "texts": (str(first),)}
 
 
-def Target(width: int, *, pcrel: bool = False, field: Optional[int] = None) -> dict:
+def Target(width: int, *, pcrel: bool = False, field: Optional[int] = None, scale: int = 1, bias: int = 0) -> dict:
     """Operand spec: a code address (absolute, or relative to the instruction's own pc)."""
-    return {"kind": "target", "width": width, "signed": pcrel, "pcrel": pcrel, "field": field}
+    # ``scale``, ``bias`` (pc-relative): the encoding holds (target - pc - bias) / scale, as A32's
+    # B holds (target - (pc + 8)) / 4; a label in assembly is converted so
+    return {"kind": "target", "width": width, "signed": pcrel, "pcrel": pcrel, "field": field,
+            "texts": (str(scale), str(bias)) if (scale, bias) != (1, 0) else ()}
 
 
 @dataclass(eq=False)  # identity: its effects hold Exprs

@@ -40,7 +40,7 @@ import dataclasses
 
 from virtcheck.isa.lang import (
     CALL, EXCEPTION, FALSE, MEMORY, PRIVILEGE, SYSTEM, TRUE, USER, Imm, Isa, Letters, Reg, RegList, RotImm,
-    Sign, concat, const, ite, land, lnot, lor, lshr, sext, zext,
+    Sign, Target, concat, const, ite, land, lnot, lor, lshr, sext, zext,
 )
 from virtcheck.isa.model import Flag, Swapped
 
@@ -681,22 +681,22 @@ def build(name: str, *, ve: bool, doc: str, source: str) -> Isa:
     def off24(m, imm):
         return m.pc + 8 + sext(concat(imm, const(0, 2)), W)
 
-    @isa.instruction("B {imm}", encoding="[1110 1010 {imm:24}]", imm=Imm(24, signed=True))
+    @isa.instruction("B {imm}", encoding="[1110 1010 {imm:24}]", imm=Target(24, pcrel=True, scale=4, bias=8))
     def B(m, imm):
         """B (§A8.8.18): pc := pc + 8 + imm * 4 (the offset is written in words)."""
         m.pc = off24(m, imm)
 
-    @isa.instruction("BEQ {imm}", encoding="[0000 1010 {imm:24}]", imm=Imm(24, signed=True))
+    @isa.instruction("BEQ {imm}", encoding="[0000 1010 {imm:24}]", imm=Target(24, pcrel=True, scale=4, bias=8))
     def BEQ(m, imm):
         """B with condition EQ (§A8.8.18, §A8.3): branch when Z = 1."""
         m.pc = ite(m.Z == 1, off24(m, imm), m.next_pc)
 
-    @isa.instruction("BNE {imm}", encoding="[0001 1010 {imm:24}]", imm=Imm(24, signed=True))
+    @isa.instruction("BNE {imm}", encoding="[0001 1010 {imm:24}]", imm=Target(24, pcrel=True, scale=4, bias=8))
     def BNE(m, imm):
         """B with condition NE (§A8.8.18, §A8.3): branch when Z = 0."""
         m.pc = ite(m.Z == 0, off24(m, imm), m.next_pc)
 
-    @isa.instruction("BL {imm}", encoding="[1110 1011 {imm:24}]", imm=Imm(24, signed=True))
+    @isa.instruction("BL {imm}", encoding="[1110 1011 {imm:24}]", imm=Target(24, pcrel=True, scale=4, bias=8))
     def BL(m, imm):
         """BL (§A8.8.25): LR := pc + 4; branch."""
         m.r[14] = m.pc + 4
