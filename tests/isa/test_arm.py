@@ -21,7 +21,7 @@ docs/arm.md explains each difference between [PKR13]'s list and what is derived 
 
 import pytest
 
-from virtcheck.checks.classify import FieldClasses, classify_instruction, classify_isa
+from virtcheck.checks.classify import FieldClasses, classify_instruction
 from virtcheck.checks.verdict import Budget
 from virtcheck.isa.machines import arm as A
 
@@ -103,22 +103,23 @@ def test_guest_configurations_are_stated():
 
 
 @pytest.mark.slow
-def test_whole_isas_against_the_literature():
-    r7, rve = classify_isa(A.armv7), classify_isa(A.armv7_ve)
-    t1 = r7.theorems["1"]
-    assert not t1.holds
-    flagged = set(t1.violations) | set(t1.undecided)
+def test_literature_forms():
+    """Every [PKR13] entry has a form that is sensitive and not privileged (or undecided within the
+    budget, docs/arm.md), the LDRT family is derived innocuous, and every witness replays.
+    (The whole-ISA run, with Theorems 1 and 3, is bench/bench_arm_check.py: minutes.)"""
+    names = sorted(set().union(*PENNEMAN.values()) | PENNEMAN_NOT_DERIVED)
+    r7 = _classify(A.armv7, names)
     for entry, forms in PENNEMAN.items():
-        assert forms & flagged, entry  # [PKR13]: every entry has a violating (or undecided) form
-    assert not PENNEMAN_NOT_DERIVED & set(t1.violations)
-    # Theorem 3 on armv7: MRS reveals CPSR.A/I/F to User mode ([ARM] §B9.3.9)
-    assert "MRS_cpsr" in r7.theorems["3"].violations
-    # the VE: nothing user-sensitive is left unprivileged
-    assert rve.theorems["3"].violations == []
-    for r in (r7, rve):
-        for i in r.instructions:
-            for w in i.witnesses():
-                assert w.replayed or i.value(w.property) is None, (r.isa, i.mnemonic, w.explanation)
+        assert any(r7[f].value("privileged") is False and r7[f].value("sensitive") is not False for f in forms), entry
+    assert all(r7[f].value("sensitive") is False for f in PENNEMAN_NOT_DERIVED)
+    # armv7-ve: none of these forms is user-sensitive ([ARM] §B1.7); the load/store-multiple forms
+    # stay undecided within the default budget (docs/arm.md), so they are left out here
+    multi = {"LDM_user", "LDM_eret", "STM_user"}
+    rve = _classify(A.armv7_ve, [n for n in names if n not in multi])
+    assert all(r.value("user_sensitive") is False for r in rve.values())
+    for r in (*r7.values(), *rve.values()):
+        for w in r.witnesses():
+            assert w.replayed or r.value(w.property) is None, (r.mnemonic, w.explanation)
 
 
 def test_kernel_workload_runs_bare():
