@@ -77,3 +77,19 @@ def test_swapped_immediates_round_trip(v):
     o = _decl(Swapped(8, 4))
     assert _round(o, v) == v
     assert swapped_value(o, 0x21) == 0x12  # the field named first holds the high nibble
+
+
+def test_scaled_pc_relative_labels():
+    """Target(scale, bias): A32's B holds (target - (pc + 8)) / 4; a label that is not a whole
+    number of words away is refused with its line."""
+    from virtcheck.isa.asm import assemble
+    from virtcheck.isa.errors import AsmError
+    from virtcheck.isa.machines import arm
+
+    isa = arm.armv7.finalize()
+    prog = assemble(isa, "back: NOP\nB back\nB fwd\nNOP\nfwd: NOP\n")
+    assert prog.words()[4:8] == [0xFD, 0xFF, 0xFF, 0xEA]  # (0 - 4 - 8) / 4 = -3
+    assert prog.words()[8:12] == [0x00, 0x00, 0x00, 0xEA]  # (16 - 8 - 8) / 4 = 0
+    with pytest.raises(AsmError) as exc:
+        assemble(isa, "B x\n.org 0x13\nx: NOP\n", source="p.s")
+    assert str(exc.value) == "p.s:1: B: label 'x' is not a multiple of 4 away"
