@@ -535,6 +535,8 @@ def build(name: str, *, ve: bool, doc: str, source: str) -> Isa:
             moved = ite(u == 1, base + off, base - off)
             a = addr(base if user_access else moved)
             acc = "_user" if user_access else ""
+            if user_access:  # written back first, so a loaded Rt = Rn keeps the loaded value
+                m.r[rn] = ite(rn != 15, moved, m.r[rn])
             if load:
                 v = m.load(a, units=units, access="read" + acc)
                 v = (sext(v, W) if signed else zext(v, W)) if units < 4 else v
@@ -544,8 +546,6 @@ def build(name: str, *, ve: bool, doc: str, source: str) -> Isa:
             else:
                 val = reg(m, rt)
                 m.store(a, val[8 * units - 1:0], units=units, access="write" + acc)
-            if user_access:
-                m.r[rn] = ite(land(rn != 15, lnot(land(load, rn == rt) if load else FALSE)), moved, m.r[rn])
 
         sem.__name__ = mn
         sem.__code__ = sem.__code__.replace(co_name=mn)
@@ -553,8 +553,8 @@ def build(name: str, *, ve: bool, doc: str, source: str) -> Isa:
         sem.__doc__ = (f"{mn} (DDI 0406C §A8.8, {mn} (immediate)): {'load' if load else 'store'} a "
                        f"{'signed ' if signed else ''}{size}"
                        + (", with PL0 permissions whatever the mode (§A8.8.* 'unprivileged'); Rn is "
-                          "written back; Rn = PC, or Rn = Rt on a load, is UNPREDICTABLE (the model keeps "
-                          "Rn)" if user_access else "") + ".")
+                          "written back; Rn = PC is UNPREDICTABLE (the model keeps Rn), and so is Rn = Rt on "
+                          "a load (the loaded value wins)" if user_access else "") + ".")
         ops = {"rt": R, "rn": R, "u": Sign(), "imm": imm}
         isa.instruction(syntax, encoding=enc, **ops)(sem)
 
@@ -600,9 +600,8 @@ def build(name: str, *, ve: bool, doc: str, source: str) -> Isa:
         base = m.r[rn]
         addrs, _, total = slots(m, base, regs, 16, False)
         vals = [m.load(addr(a), units=4) for a in addrs]
-        m.r[rn] = ite(wb == 1, base + total * 4, m.r[rn])
-        for k in range(15):
-            m.r[k] = ite(regs[k] == 1, vals[k], m.r[k])
+        for k in range(15):  # each register written once: loaded, else written back, else kept
+            m.r[k] = ite(regs[k] == 1, vals[k], ite(land(wb == 1, rn == k), base + total * 4, m.r[k]))
         thumb_trap(m, vals[15], regs[15] == 1)
         m.pc = ite(regs[15] == 1, branch_target(m, vals[15]), m.next_pc)
 
@@ -670,9 +669,8 @@ def build(name: str, *, ve: bool, doc: str, source: str) -> Isa:
         full = concat(const(1, 1), regs)
         addrs, _, total = slots(m, base, full, 16, False)
         vals = [m.load(addr(a), units=4) for a in addrs]
-        m.r[rn] = ite(wb == 1, base + total * 4, m.r[rn])
         for k in range(13):
-            m.r[k] = ite(regs[k] == 1, vals[k], m.r[k])
+            m.r[k] = ite(regs[k] == 1, vals[k], ite(land(wb == 1, rn == k), base + total * 4, m.r[k]))
         r13 = ite(regs[13] == 1, vals[13], ite(land(wb == 1, rn == 13), base + total * 4, m.r[13]))
         r14 = ite(regs[14] == 1, vals[14], ite(land(wb == 1, rn == 14), base + total * 4, m.r[14]))
         exception_return(m, vals[15], spsr(m), cur13=r13, cur14=r14)
@@ -806,10 +804,11 @@ def build(name: str, *, ve: bool, doc: str, source: str) -> Isa:
         reach another mode's SP; like a store there it may fault). UNDEFINED in Hyp mode."""
         if ve:
             m.trap_if(m.hyp == 1, UNDEF)
-        go = land(lnot(user_or_system(m)), lor(*[mode_ == c for c in (SVC, ABT, UND, IRQ, SYS)]))
+        go = land(lnot(user_or_system(m)), lor(*[mode_ == c for c in (USR, SVC, ABT, UND, IRQ, SYS)]))
         cur_usr = in_group(mode(m), "usr", "sp")
-        same = lor(mode_ == mode(m), land(mode_ == SYS, cur_usr))
-        sp = ite(mode_ == SYS, m.sp_usr, m.r[13])
+        to_usr = lor(mode_ == SYS, mode_ == USR)  # User and System share SP_usr
+        same = lor(mode_ == mode(m), land(to_usr, cur_usr))
+        sp = ite(to_usr, m.sp_usr, m.r[13])
         for g, code in EXC_MODES.items():
             sp = ite(mode_ == code, m.read(f"sp_{g}"), sp)
         sp = ite(same, m.r[13], sp)
@@ -820,7 +819,7 @@ def build(name: str, *, ve: bool, doc: str, source: str) -> Isa:
         upd = land(go, wb == 1)
         for g, code in EXC_MODES.items():
             m.set_if(land(upd, mode_ == code, lnot(same)), f"sp_{g}", a)
-        m.set_if(land(upd, mode_ == SYS, lnot(same)), "sp_usr", a)
+        m.set_if(land(upd, to_usr, lnot(same)), "sp_usr", a)
         m.r[13] = ite(land(upd, same), a, m.r[13])
 
     @isa.instruction("RFEIA {rn}{wb}", encoding="[1111 1000 10 {wb:1} 1 {rn:4} 0000 1010 0000 0000]",
@@ -937,5 +936,131 @@ armv7 = build("armv7", ve=False,
 armv7_ve = build("armv7-ve", ve=True,
                  doc="ARMv7-A with the Virtualization Extensions: the monitor in Hyp mode, the guest kernel at PL1.",
                  source="ARM DDI 0406C §B1.7, ch. B8 (Virtualization Extensions)")
+
+# --- Unicorn (QEMU's ARM) as a reference: `virtcheck crossval armv7 --reference unicorn` ---------
+# Unicorn's ARM CPU has the real 32-bit MMU and the Virtualization Extensions are not reachable
+# through it, so only `armv7` declares it, with the MMU off. Unicorn reports an Undefined
+# Instruction as an "invalid instruction" error, which crossval counts as skipped (never as
+# agreement): the PL0 traps of CP15 accesses are therefore not compared.
+
+_MEM_SIZE = 1 << MEM
+_CODE_LO, _CODE_HI = 0xF00, 0xFF0  #: where the instruction under test is placed
+_DATA_LO, _DATA_HI = 0x100, 0xD00  #: where registers used as addresses point
+#: QEMU's exception numbers (target/arm/cpu.h EXCP_*) for the model's causes
+_UC_EXCP = {"undefined": 1, "thumb": 1, "svc": 2, "prefetch_abort": 3, "data_abort": 4, "irq": 5}
+_ADDRESSING = {"rn"}  #: operands that name a base register
+_BYTE_ACCESS = {"LDRB", "STRB", "LDRBT", "STRBT", "LDRSBT"}
+
+
+def _uc_vector(cause, info):
+    return _UC_EXCP.get(cause.name, 0x100 + cause.code)
+
+
+def _uc_fit(isa, state, ins, ops, rng):
+    """A drawn example made realisable on Unicorn: MMU off and VBAR 0 (the model's section
+    translation is scaled, Unicorn's is real), the instruction inside memory at a word-aligned
+    pc, base registers, SPs and offsets inside the 4 KiB and aligned for their access (the
+    model wraps addresses at 12 bits and faults unaligned accesses; Unicorn has neither)."""
+    from virtcheck.isa.asm import encode_units
+    from virtcheck.isa.operand_syntax import swapped_value
+
+    f = dict(state.fields)
+    f["sctlr"], f["vbar"] = 0, 0
+    f["pc"] = _CODE_LO + 4 * rng.randrange((_CODE_HI - _CODE_LO) // 4)
+    ops = dict(ops)
+    align = 1 if ins.mnemonic in _BYTE_ACCESS else 2 if "H" in ins.mnemonic.split("_")[0][3:] else 4
+    if "rn" in ops and ins.effects.accesses:
+        if ops["rn"] == 15:
+            ops["rn"] = rng.randrange(15)
+        f[f"r{ops['rn']}"] = rng.randrange(_DATA_LO, _DATA_HI) & ~3
+    if "imm" in ops and ins.effects.accesses and ins.operand("imm").kind != "target":
+        o = ins.operand("imm")
+        if o.kind == "imm":
+            ops["imm"] = (ops["imm"] % 0x100) & ~(align - 1)
+        else:  # the split halfword immediate: an even value below 0x80, encoded back
+            real = (swapped_value(o, ops["imm"]) % 0x80) & ~(align - 1)
+            ops["imm"] = (real >> 4) | ((real & 0xF) << 4)
+    for name in ("r13", "sp_usr", "sp_svc", "sp_abt", "sp_und", "sp_irq"):
+        f[name] = rng.randrange(_DATA_LO + 0x40, _DATA_HI) & ~3
+    if ins.mnemonic == "MCR_SCTLR":  # keep Unicorn's real MMU off: its tables are not the model's
+        f[f"r{ops['rt']}"] &= ~1
+    out = state.copy()
+    out.fields = f
+    mem = state.memories["mem"].to_list(_MEM_SIZE)
+    code = encode_units(isa, ins, [ops[o.name] for o in ins.operands])
+    mem[f["pc"]:f["pc"] + 4] = code
+    out.memories["mem"] = type(state.memories["mem"]).from_list(mem)
+    return out, ops
+
+
+def _cpsr_of(f, mode=None):
+    v = (f["N"] << 31) | (f["Z"] << 30) | (f["C"] << 29) | (f["V"] << 28) | (f["Q"] << 27)
+    return v | (f["A"] << 8) | (f["I"] << 7) | (f["F"] << 6) | (f["M"] if mode is None else mode)
+
+
+def _uc_setup(state, code):
+    """Every mode's banked SP, LR and SPSR through CPSR writes (QEMU swaps the banks on a mode
+    change), then the current mode's CPSR and registers."""
+    f = state.fields
+    regs = []
+    for g, code_m in (("usr", SYS), *EXC_MODES.items()):
+        regs += [("CPSR", _cpsr_of(f, code_m)), ("SP", f[f"sp_{g}"]), ("LR", f[f"lr_{g}"])]
+        if g != "usr":
+            regs.append(("SPSR", f[f"spsr_{g}"]))
+    regs.append(("CPSR", _cpsr_of(f)))
+    regs += [(f"R{k}", f[f"r{k}"]) for k in range(13)] + [("SP", f["r13"]), ("LR", f["r14"]), ("PC", f["pc"])]
+    return {"memory": {"mem": 0}, "code": (f["pc"], code), "registers": regs}
+
+
+def _uc_read(get):
+    out = {f"r{k}": get(f"R{k}") for k in range(13)}
+    out["r13"], out["r14"], out["pc"] = get("SP"), get("LR"), get("PC")
+    cpsr = get("CPSR")
+    for name, (bit, _) in CPSR_PARTS.items():
+        if len(name) == 1 and name in "NZCVQ":
+            out[name] = (cpsr >> bit) & 1
+    return out
+
+
+def _returns_oddly(state, ops):
+    f = state.fields
+    g = next((g for g, c in EXC_MODES.items() if c == f["M"]), None)
+    if g is None:
+        return False
+    spsr = f[f"spsr_{g}"]
+    return bool(spsr >> 5 & 1) or spsr & 0x1F not in (USR, SVC, ABT, UND, IRQ, SYS)
+
+
+def _writes_pc(state, ops):
+    return 15 in (ops.get("rd"), ops.get("rt")) or (ops.get("regs", 0) >> 15) & 1 == 1
+
+
+def _thumb_target(state, ops):
+    return "rm" in ops and state.fields[f"r{ops['rm']}"] & 3 != 0 if ops.get("rm") != 15 else False
+
+
+_DP_S = [f"{op}S_{k}" for op, (_, kind) in DP_OPS.items() if kind != "test" for k in "ir"]
+_UC_LIMITS = [
+    {"id": "pc-writes", "source": "model", "differs": ["outcome", "*"], "when": _writes_pc,
+     "doc": "a write to the pc of a value with bit 0 set enters Thumb state, which the model does not have (its "
+            "'thumb' trap), and bits[1:0] = 10 are UNPREDICTABLE (the model's free input)"},
+    {"id": "bx-thumb", "source": "model", "mnemonics": ["BX"], "differs": ["outcome", "*"], "when": _thumb_target,
+     "doc": "BX to an odd address enters Thumb state, which the model does not have; to an address with "
+            "bits[1:0] = 10 it is UNPREDICTABLE (the model's free input, QEMU branches there)"},
+    {"id": "return-to-thumb", "source": "model", "mnemonics": ["LDM_eret", "SUBS_pc_lr", "RFEIA"] + _DP_S,
+     "differs": ["outcome", "*"], "when": _returns_oddly,
+     "doc": "an exception return to a CPSR with T = 1 (Thumb state, not modelled) or a reserved mode (the "
+            "model keeps the mode) differs"},
+    {"id": "cp15-values", "source": "model", "mnemonics": ["MRC_SCTLR", "MRC_TTBR0", "MRC_DACR", "MRC_VBAR"],
+     "differs": [f"r{k}" for k in range(15)],
+     "doc": "the model's CP15 registers hold the drawn state's values; setup does not write Unicorn's, so MRC "
+            "reads its CPU's reset values"},
+]
+
+armv7.reference("unicorn", {
+    "constants": "unicorn.arm_const", "arch": "UC_ARCH_ARM", "mode": "UC_MODE_ARM", "registers": "UC_ARM_REG_",
+    "modes": ["svc", "usr"], "fit": _uc_fit, "setup": _uc_setup, "read": _uc_read, "vector": _uc_vector,
+    "limits": _UC_LIMITS,
+})
 
 MACHINES = [armv7, armv7_ve]
