@@ -138,3 +138,17 @@ def test_kernel_workload_runs_bare():
     # sum of 1..200, one SVC #1, one IRQ, one exit; the kernel ends in SVC mode
     assert [word(a) for a in (0x600, 0x604, 0x608, 0x60C)] == [20100, 1, 1, 1]
     assert st.fields["M"] == A.SVC and st.fields["r0"] == 20100
+
+
+def test_kernel_workload_command_of_the_docs():
+    """docs/arm.md: `virtcheck run armv7 hypervisor/workloads/armv7/kernel.s --bare`."""
+    from click.testing import CliRunner
+
+    from virtcheck.cli import main
+    from virtcheck.hypervisor import workloads
+
+    path = str(workloads.path(A.armv7, "kernel"))
+    r = CliRunner().invoke(main, ["run", "armv7", path, "--bare"], catch_exceptions=False)
+    assert r.exit_code == 0
+    assert "guest 0: undefined after 841 instructions (undefined instruction at 0x98)" in r.stdout
+    assert "traps: irq 1, svc 2" in r.stdout
