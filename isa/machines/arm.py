@@ -21,7 +21,9 @@ virtual and physical addresses have 12 bits. ``VA[11:10]`` plays the part of ``V
 ``TTBR0[11:4] : VA[11:10] : 00``; descriptors keep their real layout (type bits[1:0] = 10 for a
 section, domain [8:5], XN [4], AP[1:0] [11:10], AP[2] [15]) and the section base's low bits
 ``desc[21:20]`` give ``PA[11:10]``. Page tables and supersections are not modelled: they
-take a translation fault.
+take a translation fault. The walk reads memory when the TLB is filled: ``tlb0``-``tlb3`` hold
+each section's descriptor, and TLBIALL refills them (§B3.10: until TLB maintenance the old
+entry may be used), so a store into a table does not change the translation by itself.
 
 UNPREDICTABLE behaviour (glossary of DDI 0406C: it must not be a security hole, so in User
 mode it cannot change what User mode cannot change) is modelled as "anything but a
@@ -36,13 +38,10 @@ guest kernel at PL1 with HCR.VM (stage-2 translation), HCR.TWI and HCR.IMO set.
 
 from __future__ import annotations
 
-import dataclasses
-
 from virtcheck.isa.lang import (
-    CALL, EXCEPTION, FALSE, MEMORY, PRIVILEGE, SYSTEM, TRUE, USER, Imm, Isa, Letters, Reg, RegList, RotImm,
-    Sign, Target, concat, const, ite, land, lnot, lor, lshr, sext, zext,
+    CALL, EXCEPTION, FALSE, MEMORY, PRIVILEGE, SYSTEM, TRUE, USER, Flag, Imm, Isa, Letters, Reg, RegList, RotImm,
+    Sign, Swapped, Target, concat, const, ite, land, lnot, lor, lshr, sext, zext,
 )
-from virtcheck.isa.model import Flag, Swapped
 
 W = 32
 MEM = 12  #: physical (and virtual) address bits: 4 KiB
