@@ -100,9 +100,9 @@ def _translation_effects(isa: Isa, units: int, access: str, memory: Optional[str
 class _View:
     """Translation of virtual addresses in one symbolic state."""
 
-    def __init__(self, isa: Isa, state: SymState, memory: str):
+    def __init__(self, isa: Isa, state: SymState, memory: str, access: str = "read"):
         self.isa, self.state, self.memory = isa, state, memory
-        self.eff = _translation_effects(isa, 1, "read", memory)
+        self.eff = _translation_effects(isa, 1, access, memory)
 
     def at(self, vaddr: z3.BitVecRef) -> tuple[z3.BoolRef, z3.BitVecRef]:
         st = sym_effects(self.eff, self.state, {"vaddr": vaddr})
@@ -243,26 +243,41 @@ class InstructionClassifier:
             cs += [self._guest(self.A), self._guest(B)]
         differs = [self.stepA.post.fields[n] != stepB.post.fields[n] for n in self.fc.user]
         probes: list[z3.BitVecRef] = []
+        stores: list[z3.BitVecRef] = []
         for acc in self.ins.effects.accesses:
-            probes += [self.stepA.tr.bv(acc.vaddr) + k for k in range(acc.units)]
-            probes += [stepB.tr.bv(acc.vaddr) + k for k in range(acc.units)]
+            for step in (self.stepA, stepB):
+                pts = [step.tr.bv(acc.vaddr) + k for k in range(acc.units)]
+                probes += pts
+                stores += pts if acc.kind == "write" else []
         for mem in self.memories:
             viewA, viewB = _View(self.isa, self.A, mem), _View(self.isa, B, mem)
             aw = self.isa.memories[mem].addr_width
-            points = [p for p in probes if p.size() == aw]
-            if translation_injective(self.isa, mem, self.budget):
+            points = list({p.get_id(): p for p in probes if p.size() == aw}.values())  # A's and B's often agree
+            injective = translation_injective(self.isa, mem, self.budget)
+            if injective:
                 compare = points  # nothing else can change (see translation_injective)
             else:
                 compare = [z3.BitVec(f"probe.{mem}", aw, self.ctx)]
                 points = compare + points
+            seen = {}
             for p in points:
-                okA, pa = viewA.at(p)
-                okB, pb = viewB.at(p)
+                seen[p.get_id()] = (viewA.at(p), viewB.at(p))
+                (okA, pa), (okB, pb) = seen[p.get_id()]
                 cs.append(z3.Implies(z3.And(okA, okB),
                                      z3.Select(self.A.memories[mem], pa) == z3.Select(B.memories[mem], pb)))
+            if not injective:
+                # A guest tells apart two states whose translations share cells differently: it
+                # stores at one address and loads at another. So "cannot tell apart" includes
+                # the same sharing between each address the step stores to (translated for a
+                # write, which may be allowed where a read is not) and the compared one.
+                wA, wB = _View(self.isa, self.A, mem, "write"), _View(self.isa, B, mem, "write")
+                for p in {q.get_id(): q for q in stores if q.size() == aw}.values():
+                    (okAp, pap), (okBp, pbp) = wA.at(p), wB.at(p)
+                    for c in compare:
+                        (okAc, pac), (okBc, pbc) = seen[c.get_id()]
+                        cs.append(z3.Implies(z3.And(okAp, okBp, okAc, okBc), (pap == pac) == (pbp == pbc)))
             for p in compare:
-                okA, pa = viewA.at(p)
-                okB, pb = viewB.at(p)
+                (okA, pa), (okB, pb) = seen[p.get_id()]
                 differs.append(z3.And(okA, okB, z3.Select(self.stepA.post.memories[mem], pa)
                                       != z3.Select(stepB.post.memories[mem], pb)))
         ans = self._solve(cs + [z3.Or(*differs)])
@@ -314,6 +329,14 @@ def classify_instruction(isa: Isa, ins: Instruction, budget: Budget,
         props["mode_sensitive"] = c.behaviour("mode_sensitive", fc.mode)
         props["location_sensitive"] = c.behaviour("location_sensitive", fc.translation)
         props["resource_sensitive"] = c.behaviour("resource_sensitive", fc.resource)
+        if props["behaviour_sensitive"].value is None:
+            # a pair differing only in some system fields is a pair differing in system fields:
+            # a replayed witness of a narrower property decides the query the solver gave up on
+            sub = next((props[p] for p in ("mode_sensitive", "location_sensitive", "resource_sensitive")
+                        if props[p].value is True), None)
+            if sub is not None:
+                props["behaviour_sensitive"] = PropertyResult(True, how="derived", witness=sub.witness,
+                                                              reason="implied by a narrower property")
     # user-sensitive: from guest-configuration states only
     if props["control_sensitive"].value is False:
         cg = PropertyResult(Verdict.FAILS, how="derived", reason="not control-sensitive")

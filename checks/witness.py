@@ -17,15 +17,15 @@ from virtcheck.isa.flow import field_reads, has_load
 from virtcheck.isa.model import Instruction, Isa, Kind, Role
 from virtcheck.isa.state import MachineState, Memory, Outcome
 
-def translator(isa: Isa, memory: str):
+def translator(isa: Isa, memory: str, access: str = "read"):
     """Compiled ``fn(S, *mems, vaddr)`` -> physical address, or a (cause, info) fault."""
     from virtcheck.checks.classify import _translation_effects
 
     def build():
-        eff = _translation_effects(isa, 1, "read", memory)
-        return compiled(isa).compile_effects(f"translate_{memory}", eff, ["vaddr"], exits=True, result=True)
+        eff = _translation_effects(isa, 1, access, memory)
+        return compiled(isa).compile_effects(f"translate_{memory}_{access}", eff, ["vaddr"], exits=True, result=True)
 
-    return isa.derived.fact(("witness.translator", memory), build)
+    return isa.derived.fact(("witness.translator", memory, access), build)
 
 
 def run(isa: Isa, ins: Instruction, operands: dict[str, int], state: MachineState) -> tuple[Outcome, MachineState]:
@@ -40,7 +40,7 @@ def run(isa: Isa, ins: Instruction, operands: dict[str, int], state: MachineStat
 MAPPINGS_KEPT = 64
 
 
-def mapping(isa: Isa, state: MachineState, memory: str) -> dict[int, int]:
+def mapping(isa: Isa, state: MachineState, memory: str, access: str = "read") -> dict[int, int]:
     """Virtual address -> physical cell, for every address ``state``'s translation accepts.
 
     Witness states often share their translation (pg3: the same ``l`` and ``b``), so a
@@ -49,17 +49,17 @@ def mapping(isa: Isa, state: MachineState, memory: str) -> dict[int, int]:
     from virtcheck.checks.classify import _translation_effects
 
     def reads() -> Optional[tuple[str, ...]]:
-        roots = _translation_effects(isa, 1, "read", memory).roots()
+        roots = _translation_effects(isa, 1, access, memory).roots()
         return None if has_load(roots) else tuple(n for n in isa.fields if n in field_reads(isa, roots))
 
-    fields = isa.derived.fact(("witness.translation_reads", memory), reads)
-    kept: dict = isa.derived.fact(("witness.mappings", memory), dict)
+    fields = isa.derived.fact(("witness.translation_reads", memory, access), reads)
+    kept: dict = isa.derived.fact(("witness.mappings", memory, access), dict)
     key = tuple(state.fields[n] for n in fields) if fields is not None else None
     out = kept.get(key) if key is not None else None
     if out is not None:
         return out
     S, mems = state.flat(isa)
-    fn = translator(isa, memory)
+    fn = translator(isa, memory, access)
     out = {}
     for v in range(isa.memories[memory].size):
         p = fn(S, *mems, v)
@@ -129,6 +129,22 @@ def control_witness(isa: Isa, ins: Instruction, ops: dict[str, int], s: MachineS
     return Witness(prop, ins.mnemonic, ops, [s], [o], [p], expl, changed, replayed)
 
 
+def _written(before: MachineState, after: MachineState, memory: str, through: dict[int, int]) -> set[int]:
+    """The virtual addresses (through ``through``) whose physical cell the step changed."""
+    mb, ma = before.memories[memory], after.memories[memory]
+    cells = {c for c in set(mb.cells) | set(ma.cells) if mb[c] != ma[c]}
+    return {v for v, p in through.items() if p in cells}
+
+
+def _same_sharing(maps: tuple[dict[int, int], dict[int, int]], writes: tuple[dict[int, int], dict[int, int]],
+                  addr: int, written: set[int]) -> bool:
+    """Whether ``addr`` shares a cell with each written address (translated for a write) in
+    both states alike (a difference that only aliasing explains is one a guest could have
+    seen before the step: see classify's behaviour query)."""
+    (ma, mb), (wa, wb) = maps, writes
+    return all((wa[p] == ma[addr]) == (wb[p] == mb[addr]) for p in written if p in wa and p in wb)
+
+
 def behaviour_witness(isa: Isa, ins: Instruction, ops: dict[str, int], a: MachineState, b: MachineState,
                       prop: str, free: list[str]) -> Witness:
     b = complete(isa, a, b)
@@ -150,8 +166,10 @@ def behaviour_witness(isa: Isa, ins: Instruction, ops: dict[str, int], a: Machin
             continue
         maps[mem] = (mapping(isa, a, mem), mapping(isa, b, mem))
         va, vb = view(isa, pa, mem, maps[mem][0]), view(isa, pb, mem, maps[mem][1])
+        writes = (mapping(isa, a, mem, "write"), mapping(isa, b, mem, "write"))
+        written = _written(a, pa, mem, writes[0]) | _written(b, pb, mem, writes[1])
         for addr in sorted(set(va) & set(vb)):
-            if va[addr] != vb[addr]:
+            if va[addr] != vb[addr] and _same_sharing(maps[mem], writes, addr, written):
                 differs.append(f"{mem}[virtual {addr:#x}]: {va[addr]:#x} vs {vb[addr]:#x}")
                 break
     same_view = True

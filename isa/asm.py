@@ -19,6 +19,7 @@ from typing import Iterable, Optional
 from virtcheck.isa.errors import AsmError, IsaError
 from virtcheck.isa.expr import mask
 from virtcheck.isa.model import Instruction, Isa, OperandDecl
+from virtcheck.isa.operand_syntax import SYNTAXES
 from virtcheck.isa.validate import SYNTAX_FIELD
 
 NUMBER = r"[-+]?(?:0[xX][0-9a-fA-F]+|0[bB][01]+|\d+)"
@@ -153,6 +154,8 @@ def _signed(v: int, width: int) -> int:
 
 
 def format_operand(isa: Isa, o: OperandDecl, v: int) -> str:
+    if o.kind in SYNTAXES:
+        return SYNTAXES[o.kind].format(o, v)
     if o.kind == "reg":
         return f"{o.bank}{v}"
     if o.signed:
@@ -190,10 +193,15 @@ class _Templates:
 
     def match(self, line: str) -> tuple[Optional[Instruction], Optional[re.Match], list[Instruction]]:
         forms = self.by_mnemonic.get(line.split()[0].upper(), [])
+        first = None
         for ins, rx in forms:
             mo = rx.match(line)
             if mo:
-                return ins, mo, [f for f, _ in forms]
+                if _parses(ins, mo):
+                    return ins, mo, [f for f, _ in forms]
+                first = first or (ins, mo)  # reported with its reason if no later form fits
+        if first is not None:
+            return first[0], first[1], [f for f, _ in forms]
         return None, None, [f for f, _ in forms]
 
     def _regex(self, ins: Instruction) -> re.Pattern:
@@ -202,11 +210,28 @@ class _Templates:
         for mo in SYNTAX_FIELD.finditer(ins.syntax):
             out.append(_literal(ins.syntax[pos:mo.start()]))
             o = ins.operand(mo.group(1))
-            pat = rf"(?P<{o.name}>{o.bank}\d+)" if o.kind == "reg" else rf"(?P<{o.name}>{NUMBER}|{self.symbol})"
+            if o.kind in SYNTAXES:
+                pat = rf"(?P<{o.name}>{SYNTAXES[o.kind].regex(o)})"
+            elif o.kind == "reg":
+                pat = rf"(?P<{o.name}>{o.bank}\d+)"
+            else:
+                pat = rf"(?P<{o.name}>{NUMBER}|{self.symbol})"
             out.append(pat)
             pos = mo.end()
         out.append(_literal(ins.syntax[pos:]))
         return re.compile(r"^\s*" + "".join(out) + r"\s*$", re.IGNORECASE)
+
+
+def _parses(ins: Instruction, mo: re.Match) -> bool:
+    """Whether the operands written in a syntax kind's own notation are valid for this form
+    (``{r0, r15}`` matches the regex of a list that cannot hold r15; the next form may take it)."""
+    for o in ins.operands:
+        if o.kind in SYNTAXES:
+            try:
+                SYNTAXES[o.kind].parse(o, mo.group(o.name))
+            except ValueError:
+                return False
+    return True
 
 
 def _literal(text: str) -> str:
@@ -216,6 +241,11 @@ def _literal(text: str) -> str:
 
 def _operand_value(isa: Isa, ins: Instruction, o: OperandDecl, text: str, here: int, labels: dict[str, int],
                    source: str, line: int) -> int:
+    if o.kind in SYNTAXES:
+        try:
+            return SYNTAXES[o.kind].parse(o, text)
+        except ValueError as exc:
+            raise AsmError(f"{ins.mnemonic}: operand '{o.name}': {exc}", source=source, line=line) from None
     if o.kind == "reg":
         n = int(text[len(o.bank or ""):])
         if n >= o.domain_size:
@@ -230,7 +260,12 @@ def _operand_value(isa: Isa, ins: Instruction, o: OperandDecl, text: str, here: 
         v = labels[text]
         is_label = True
     if o.kind == "target" and o.pcrel and is_label:
-        v = v - here
+        scale, bias = (int(o.texts[0]), int(o.texts[1])) if o.texts else (1, 0)
+        v = v - here - bias
+        if v % scale:
+            raise AsmError(f"{ins.mnemonic}: label '{text}' is not a multiple of {scale} away", source=source,
+                           line=line)
+        v //= scale
     lo = -(1 << (o.width - 1)) if o.signed else 0
     if not lo <= v <= mask(o.width):
         raise AsmError(f"{ins.mnemonic}: operand '{o.name}' value {text} does not fit in {o.width} bits",

@@ -150,6 +150,9 @@ class OperandDecl:
     #: bits that are always zero because the encoding does not hold them (a RISC-V branch
     #: offset's bit 0); set at finalize from the encoding's bit slices
     zeros: int = 0
+    #: for the syntax kinds of :mod:`virtcheck.isa.operand_syntax`: their parameters
+    #: (``Letters``: the letters, most significant first; ``Flag``: the text of a 1)
+    texts: tuple[str, ...] = ()
 
     @property
     def domain_size(self) -> int:
@@ -166,9 +169,51 @@ def Imm(width: int, *, signed: bool = False, field: Optional[int] = None, limit:
     return {"kind": "imm", "width": width, "signed": signed, "field": field, "limit": limit}
 
 
-def Target(width: int, *, pcrel: bool = False, field: Optional[int] = None) -> dict:
+def RotImm() -> dict:
+    """Operand spec: an A32 modified immediate, the 12-bit field ``rotate:imm8`` whose value
+    is ``imm8`` rotated right by ``2 * rotate``; written ``#value`` (ARM DDI 0406C §A5.2.4)."""
+    return {"kind": "rotimm", "width": 12}
+
+
+def RegList(bank: str, width: int = 16, *, implied: tuple[int, ...] = ()) -> dict:
+    """Operand spec: a register list ``{r0, r4-r6, r14}`` held as a ``width``-bit mask (bit k:
+    register k of ``bank``); ``implied`` registers are always in the list and have no bit."""
+    return {"kind": "reglist", "width": width, "bank": bank, "texts": tuple(str(k) for k in implied)}
+
+
+def Letters(letters: str) -> dict:
+    """Operand spec: a bit mask written as letters, most significant bit first
+    (``Letters("aif")``: 0b101 is ``af``)."""
+    return {"kind": "letters", "width": len(letters), "texts": tuple(letters)}
+
+
+def Flag(text: str) -> dict:
+    """Operand spec: one bit written as ``text`` when set and as nothing when clear
+    (``!`` for base writeback, ``-`` for a subtracted offset is ``Flag("-")`` of the add bit
+    inverted: see :func:`Sign`)."""
+    return {"kind": "flag", "width": 1, "texts": (text, "")}
+
+
+def Sign() -> dict:
+    """Operand spec: an add/subtract bit, written ``-`` when 0 (subtract) and as nothing when 1."""
+    return {"kind": "flag", "width": 1, "texts": ("", "-")}
+
+
+def Swapped(width: int, first: int) -> dict:
+    """Operand spec: an immediate split across two encoding fields, the high ``first`` bits
+    in the field the encoding names first (A32's ``imm4H ... imm4L``, ``imm12 ... imm4``).
+    The encoding layer fills an operand's fields from bit 0 in the order they appear, so the
+    operand's value holds the high part in its low bits; its syntax shows the immediate's
+    value (``#0x12``), and semantics recover it with a concat of the two parts."""
+    return {"kind": "swapped", "width": width, "texts": (str(first),)}
+
+
+def Target(width: int, *, pcrel: bool = False, field: Optional[int] = None, scale: int = 1, bias: int = 0) -> dict:
     """Operand spec: a code address (absolute, or relative to the instruction's own pc)."""
-    return {"kind": "target", "width": width, "signed": pcrel, "pcrel": pcrel, "field": field}
+    # ``scale``, ``bias`` (pc-relative): the encoding holds (target - pc - bias) / scale, as A32's
+    # B holds (target - (pc + 8)) / 4; a label in assembly is converted so
+    return {"kind": "target", "width": width, "signed": pcrel, "pcrel": pcrel, "field": field,
+            "texts": (str(scale), str(bias)) if (scale, bias) != (1, 0) else ()}
 
 
 @dataclass(eq=False)  # identity: its effects hold Exprs
@@ -232,6 +277,8 @@ class Isa:
         self.trap_fn: Optional[Callable] = None
         # monitor support (hypervisor): see reset(), partition(), timer()
         self.reset_fields: dict[str, int] = {}
+        #: free inputs (see :meth:`unconstrained`), in declaration order
+        self.unconstrained_fields: tuple[str, ...] = ()
         self.partition_fn: Optional[Callable] = None
         self.partition_fits_fn: Optional[Callable] = None
         self.partition_doc = ""
@@ -320,6 +367,18 @@ class Isa:
         self.memories[name] = MemoryDecl(name, addr_width, width, doc, _caller())
         if self.code_memory is None:
             self.code_memory = name
+
+    def unconstrained(self, name: str, width: int, doc: str = "") -> None:
+        """Declare a free input: a read-only ``USER`` field that stands for a value the manual
+        leaves open (an UNPREDICTABLE or UNKNOWN result). No instruction or trap may write it.
+
+        Z3 sees it as arbitrary in every state, so a property proved holds for every value an
+        implementation may choose; it is a user field, so two states a guest cannot tell apart
+        hold the same value (an UNPREDICTABLE result may not reveal what the current privilege
+        level cannot read, DDI 0406C glossary). Execution reads the state's value: the declared
+        concrete choice is its reset value (:meth:`reset`), 0 unless stated."""
+        self.field(name, width, USER, doc=doc or "free input (an UNPREDICTABLE / UNKNOWN value)")
+        self.unconstrained_fields += (name,)
 
     def pc(self, name: str, width: int, doc: str = "program counter") -> None:
         """Declare the program counter (a user field): an instruction that does not write it
@@ -514,6 +573,9 @@ class Isa:
             w = bank.index_width
             limit = bank.count if bank.count != 1 << w else None
             return OperandDecl(name, "reg", w, w, bank=bank.name, limit=limit)
+        if kind == "reglist" and spec["bank"] not in self.banks:
+            raise IsaError(f"operand '{name}' names register bank '{spec['bank']}', which is not declared"
+                           f" (declared: {', '.join(self.banks) or 'none'})", where=where, instruction=mnemonic)
         width = spec["width"]
         fld = spec.get("field") or width
         if width > fld:
@@ -523,7 +585,7 @@ class Isa:
             )
         return OperandDecl(
             name, kind, width, fld, signed=spec.get("signed", False), pcrel=spec.get("pcrel", False),
-            limit=spec.get("limit"),
+            limit=spec.get("limit"), bank=spec.get("bank"), texts=tuple(spec.get("texts", ())),
         )
 
     #: attributes that name one ISA object rather than declare the machine: ``derive`` sets

@@ -237,19 +237,22 @@ class Builder:
             raise IsaError(f"translation returns {paddr.width} bits; memory '{mem.name}' has {mem.addr_width}-bit addresses")
         return paddr
 
-    def load(self, vaddr: Any, *, units: int = 1, memory: Optional[str] = None) -> Expr:
-        """Read ``units`` cells at virtual ``vaddr`` (little-endian when more than one)."""
+    def load(self, vaddr: Any, *, units: int = 1, memory: Optional[str] = None, access: str = "read") -> Expr:
+        """Read ``units`` cells at virtual ``vaddr`` (little-endian when more than one).
+        ``access`` is what the translation is told (an ISA may define its own kinds, e.g. an
+        unprivileged read); the access counts as a read of what the guest sees."""
         mem = self._memory(memory)
         vaddr = E.lift(vaddr, mem.addr_width)
         self._effects.accesses.append(Access(vaddr, units, "read", mem.name))
-        paddr = self.translate(vaddr, units, "read", mem.name)
+        paddr = self.translate(vaddr, units, access, mem.name)
         return self.phys_load(paddr, units=units, memory=mem.name)
 
-    def store(self, vaddr: Any, value: Any, *, units: int = 1, memory: Optional[str] = None) -> None:
+    def store(self, vaddr: Any, value: Any, *, units: int = 1, memory: Optional[str] = None,
+              access: str = "write") -> None:
         mem = self._memory(memory)
         vaddr = E.lift(vaddr, mem.addr_width)
         self._effects.accesses.append(Access(vaddr, units, "write", mem.name))
-        paddr = self.translate(vaddr, units, "write", mem.name)
+        paddr = self.translate(vaddr, units, access, mem.name)
         self.phys_store(paddr, value, units=units, memory=mem.name)
 
     def phys_load(self, paddr: Any, *, units: int = 1, memory: Optional[str] = None) -> Expr:

@@ -222,6 +222,15 @@ def _check_decodable(isa: Isa):
     return dec
 
 
+def _check_free_inputs(isa: Isa, eff, where: str, mnemonic) -> None:
+    """A free input (``Isa.unconstrained``) is read-only: a write would make it a register."""
+    for name in isa.unconstrained_fields:
+        if name in eff.writes:
+            what = "trap entry" if mnemonic is None else "instruction"
+            raise IsaError(f"{what} writes free input '{name}' (declared with isa.unconstrained: read-only)",
+                           where=where, instruction=mnemonic)
+
+
 def finalize(isa: Isa) -> Derived:
     """Validate ``isa`` and derive its facts; the caller keeps the returned object."""
     where = isa.where
@@ -283,6 +292,7 @@ def finalize(isa: Isa) -> Derived:
                           length=ins.length)
         if isa.pc_name not in eff.writes:
             eff.writes[isa.pc_name] = E.Field.make(isa.pc_name, pc_w) + ins.length
+        _check_free_inputs(isa, eff, ins.where, ins.mnemonic)
         ins.effects = eff
     decoder = _check_decodable(isa) if isa.variable else None
 
@@ -290,7 +300,9 @@ def finalize(isa: Isa) -> Derived:
     trap_effects = {}
     info = E.Operand.make("info", isa.word)
     for cause in isa.causes.values():
-        trap_effects[cause.name] = run_located(isa.trap_fn, where, None, isa, isa.trap_fn, cause, info)
+        eff = run_located(isa.trap_fn, where, None, isa, isa.trap_fn, cause, info)
+        _check_free_inputs(isa, eff, where, None)
+        trap_effects[cause.name] = eff
     pc = E.Field.make(isa.pc_name, pc_w)
     code = isa.memories[isa.code_memory]
     fetch_addr = E.resize(pc, code.addr_width)

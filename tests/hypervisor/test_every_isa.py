@@ -95,12 +95,39 @@ handler: MOV r2, [0x400]
         HLT
 """
 
+# SVC vector 0x08 branches to the handler; the handler stops on UDF (an undefined word)
+ARM = """
+.org 0x8
+        B handler
+.org 0x40
+start:  MOV r0, #5
+        ADD r1, r0, #7
+        MOV r2, #0x400
+        STR r1, [r2, #0]
+        LDR r3, [r2, #0]
+        STMDB r13!, {r0, r1}
+        MSR cpsr_f, #0x60000000
+        SVC #3
+.org 0x100
+handler: LDM r13!, {r4, r5}
+        MRS r6, spsr
+        .word 0xE7F000F0
+"""
+
+
+def end_for(isa: Any) -> str:
+    """How the family's program stops: A32 has no halt instruction, so the ARM program ends on
+    a permanently undefined word (UDF)."""
+    return UNDEFINED if source_for(isa) is ARM else HALTED
+
 
 def source_for(isa: Any) -> str:
     if isa.name.startswith("pg3"):
         return PG3
     if isa.name.startswith("m680"):
         return M68K
+    if isa.name.startswith("armv7"):
+        return ARM
     return X86
 
 
@@ -214,7 +241,7 @@ def test_program_runs_bare_like_the_reference(machines, name):
     m.load(prog)
     res = m.run(1000)
     want, n, ref = reference_run(isa, initial_state(isa, prog), 1000)
-    assert (res.reason, res.executed) == (want, n) == (HALTED, n)
+    assert (res.reason, res.executed) == (want, n) == (end_for(isa), n)
     assert differences(isa, m.state(), ref) == []
     assert sum(m.log.counts.values()) == 1  # the program's one trap, entered by the ISA's semantics
     assert m.run(10).executed == 0  # halted stays halted
@@ -379,12 +406,19 @@ NO_PARTITION = ("ISA '{}' declares no partition mechanism (isa.partition): a tra
                 "so nothing relocates a guest")
 
 
-#: the bundled ISAs that declare no partition (m68k: physical addresses; x86-vmx: see docs/x86.md)
+def no_partition(isa) -> str:
+    """The refusal; an ISA with a translation (ARM) gets its first sentence only."""
+    msg = NO_PARTITION.format(isa.name)
+    return msg if isa.translate_fn is None else msg.split("; its addresses")[0]
+
+
+#: the bundled ISAs that declare no partition (m68k: physical addresses; x86-vmx: see docs/x86.md;
+#: ARM: the section-translation partition is not done yet, docs/arm.md)
 UNPARTITIONED = [n for n, isa in bundled().items() if isa.partition_fn is None]
 
 
 def test_which_bundled_isas_declare_no_partition():
-    assert UNPARTITIONED == ["m68000", "m68010", "x86-vmx"]
+    assert UNPARTITIONED == ["m68000", "m68010", "x86-vmx", "armv7", "armv7-ve"]
 
 
 @pytest.mark.parametrize("name", UNPARTITIONED)
@@ -393,7 +427,7 @@ def test_monitor_refuses_an_isa_without_partition(machines, name):
     Machine(isa)  # bare is fine
     with pytest.raises(MonitorError) as exc:
         Monitor(Machine(isa))
-    assert str(exc.value) == NO_PARTITION.format(name)
+    assert str(exc.value) == no_partition(isa)
     with pytest.raises(MonitorError):
         monitor_stack(isa, 2)
 
@@ -440,7 +474,7 @@ def test_run_vmm_refusal_is_one_line(machines, name, tmp_path):
     prog.write_text("NOP\n")
     r = _cli("run", name, str(prog), "--vmm", "trap-emulate")
     assert r.exit_code == 2
-    assert r.stderr == f"error: {NO_PARTITION.format(name)}\n"
+    assert r.stderr == f"error: {no_partition(machines[name])}\n"
     assert r.stdout == ""
 
 
@@ -450,7 +484,7 @@ def test_run_bare_every_isa(machines, name, tmp_path):
     prog.write_text(source_for(machines[name]))
     r = _cli("run", name, str(prog), "--bare")
     assert r.exit_code == 0, r.output
-    assert "guest 0: halt after" in r.stdout
+    assert f"guest 0: {end_for(machines[name])} after" in r.stdout
 
 
 def test_run_reports_an_undefined_instruction(tmp_path):

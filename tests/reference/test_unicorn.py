@@ -86,3 +86,25 @@ def test_crossval_bad_input():
     assert r.exit_code == 2
     r = CliRunner().invoke(main, ["crossval", "pg3", "--reference", "unicorn", "--seed", "1"])
     assert r.exit_code == 2 and "declares no 'unicorn' reference" in r.output
+
+
+def test_armv7_crossval_unicorn_agrees():
+    """armv7 against QEMU's ARM through Unicorn (limits declared in isa/machines/arm.py, docs/arm.md)."""
+    from virtcheck.isa.machines import arm
+
+    ref = get_reference("unicorn", arm.armv7)
+    try:
+        rep = crossval(arm.armv7, ref, seed=7, n=300)
+    finally:
+        ref.close()
+    assert rep.unexplained == 0, json.dumps(rep.mismatches[:3], indent=1, default=str)
+    assert rep.counts["agree"] > 200
+    assert {"MRS_cpsr", "MSR_cpsr_r", "LDM", "STMDB"} <= set(rep.per_mnemonic)
+
+
+def test_armv7_mrs_reads_the_mode_on_unicorn():
+    from virtcheck.isa.machines import arm
+
+    for mode, code in (("usr", arm.USR), ("svc", arm.SVC)):
+        _, res = _run(arm.armv7, "MRS_cpsr", {"M": code}, mode, rd=1)
+        assert res.kind == "ok" and res.fields["r1"] & 0x1F == code
