@@ -24,7 +24,8 @@ user-sensitive (PG §8)
     Control-sensitive from a guest-configuration state, or behaviour-sensitive with both
     states in the guest configuration.
 
-"Equal memory as seen through translation" is a quantified statement; each query
+"Equal memory as seen through translation" is a quantified statement (and, where the
+translation is not proved injective, so is "the same virtual addresses alias"); each query
 instantiates it at every virtual address the instruction touches and at the address
 where the results are compared. That keeps queries quantifier-free. Dropping instances
 only weakens a precondition, so an ``unsat`` remains a proof; a ``sat`` is confirmed by
@@ -109,9 +110,44 @@ class _View:
         self.isa, self.state, self.memory = isa, state, memory
         self.eff = _translation_effects(isa, 1, "read", memory)
 
-    def at(self, vaddr: z3.BitVecRef) -> tuple[z3.BoolRef, z3.BitVecRef]:
-        st = sym_effects(self.eff, self.state, {"vaddr": vaddr})
-        return st.ok, st.tr.bv(self.eff.result)  # type: ignore[arg-type]
+    def at(self, vaddr: z3.BitVecRef, units: int = 1) -> tuple[z3.BoolRef, z3.BitVecRef]:
+        eff = self.eff if units == 1 else _translation_effects(self.isa, units, "read", self.memory)
+        st = sym_effects(eff, self.state, {"vaddr": vaddr})
+        return st.ok, st.tr.bv(eff.result)  # type: ignore[arg-type]
+
+    def cells(self, vaddr: z3.BitVecRef, units: int, contiguous: bool) -> list[tuple[z3.BoolRef, z3.BitVecRef]]:
+        """(valid, physical cell) for each of ``units`` virtual addresses from ``vaddr``: one
+        translation of the whole access when the ISA's translation is proved contiguous
+        for that size (see :func:`translation_contiguous`), else one per address."""
+        if contiguous and units > 1:
+            ok, pa = self.at(vaddr, units)
+            return [(ok, pa + k if k else pa) for k in range(units)]
+        return [self.at(vaddr + k if k else vaddr) for k in range(units)]
+
+
+_contiguous_cache: dict[tuple, bool] = {}
+
+
+def translation_contiguous(isa: Isa, memory: str, units: int, budget: Budget) -> bool:
+    """Proved: wherever an access of ``units`` cells at ``v`` translates, each ``v + k``
+    translates on its own, to the access's physical address + k.
+
+    Then "memory seen through translation is equal at v .. v + units - 1" is implied by one
+    translation of the whole access, which is far cheaper for the solver than ``units``
+    (a page-table walk per address). False means "not proved"; one per address is used then.
+    """
+    key = (id(isa), memory, units, budget.rlimit)
+    if key not in _contiguous_cache:
+        st = SymState(isa, "con.")
+        view = _View(isa, st, memory)
+        v = z3.BitVec("con.v", isa.memories[memory].addr_width)
+        ok, pa = view.at(v, units)
+        bad = []
+        for k in range(units):
+            okk, pk = view.at(v + k if k else v)
+            bad.append(z3.Or(z3.Not(okk), pk != (pa + k if k else pa)))
+        _contiguous_cache[key] = solve([ok, z3.Or(*bad)], budget).result == "unsat"
+    return _contiguous_cache[key]
 
 
 _injective_cache: dict[tuple, bool] = {}
@@ -244,27 +280,34 @@ class InstructionClassifier:
         if both_guest:
             cs += [self._guest(self.A), self._guest(B)]
         differs = [self.stepA.post.fields[n] != stepB.post.fields[n] for n in self.fc.user]
-        probes: list[z3.BitVecRef] = []
-        for acc in self.ins.effects.accesses:
-            probes += [self.stepA.tr.bv(acc.vaddr) + k for k in range(acc.units)]
-            probes += [stepB.tr.bv(acc.vaddr) + k for k in range(acc.units)]
         for mem in self.memories:
             viewA, viewB = _View(self.isa, self.A, mem), _View(self.isa, B, mem)
             aw = self.isa.memories[mem].addr_width
-            points = [p for p in probes if p.size() == aw]
-            if translation_injective(self.isa, mem, self.budget):
-                compare = points  # nothing else can change (see translation_injective)
-            else:
-                compare = [z3.BitVec(f"probe.{mem}", aw)]
-                points = compare + points
-            for p in points:
-                okA, pa = viewA.at(p)
-                okB, pb = viewB.at(p)
+            # the addresses the step accesses, as each state computes them: (vaddr, units)
+            accesses = {}
+            for acc in self.ins.effects.accesses:
+                if acc.memory == mem:
+                    for v in (self.stepA.tr.bv(acc.vaddr), stepB.tr.bv(acc.vaddr)):
+                        accesses[(v.get_id(), acc.units)] = (v, acc.units)
+            stores = any(st.memory == mem for st in self.ins.effects.stores)
+            # a step that stores nothing leaves memory as it was, which the precondition
+            # makes equal at every compared address: only what its loads read matters
+            injective = not stores or translation_injective(self.isa, mem, self.budget)
+            seen = []
+            if stores and not injective:
+                probe = z3.BitVec(f"probe.{mem}", aw)
+                seen.append((viewA.at(probe), viewB.at(probe)))
+            compared = len(seen) if not injective else None
+            for v, units in accesses.values():
+                contiguous = translation_contiguous(self.isa, mem, units, self.budget)
+                seen += list(zip(viewA.cells(v, units, contiguous), viewB.cells(v, units, contiguous)))
+            compare = seen[:compared] if stores else []
+            for (okA, pa), (okB, pb) in seen:
                 cs.append(z3.Implies(z3.And(okA, okB),
                                      z3.Select(self.A.memories[mem], pa) == z3.Select(B.memories[mem], pb)))
-            for p in compare:
-                okA, pa = viewA.at(p)
-                okB, pb = viewB.at(p)
+            if not injective:
+                cs += _same_aliasing(seen)
+            for (okA, pa), (okB, pb) in compare:
                 differs.append(z3.And(okA, okB, z3.Select(self.stepA.post.memories[mem], pa)
                                       != z3.Select(stepB.post.memories[mem], pb)))
         ans = self._solve(cs + [z3.Or(*differs)])
@@ -275,6 +318,20 @@ class InstructionClassifier:
         w = W.behaviour_witness(self.isa, self.ins, self._operands(ans.model), self.A.concrete(ans.model),
                                 B.concrete(ans.model), prop, list(free))
         return _checked(True, w)
+
+
+def _same_aliasing(seen: list) -> list:
+    """Where a translation may map two virtual addresses to one cell (page tables), a guest
+    tells two states apart by storing through one address and loading through the other.
+    So states it cannot tell apart alias alike: at every pair of compared addresses valid
+    in both, "same cell" holds in one state exactly when it holds in the other. (Without
+    this, a store would look behaviour-sensitive merely because the two states alias
+    differently somewhere.)"""
+    out = []
+    for i, ((okA1, pa1), (okB1, pb1)) in enumerate(seen):
+        for (okA2, pa2), (okB2, pb2) in seen[i + 1:]:
+            out.append(z3.Implies(z3.And(okA1, okA2, okB1, okB2), (pa1 == pa2) == (pb1 == pb2)))
+    return out
 
 
 def _checked(value: bool, w: W.Witness) -> PropertyResult:

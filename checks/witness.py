@@ -76,6 +76,17 @@ def complete(isa: Isa, a: MachineState, b: MachineState) -> MachineState:
     return b
 
 
+def _aliasing(ma: dict[int, int], mb: dict[int, int]) -> dict[int, int]:
+    """For the virtual addresses both mappings accept: each one's first alias under ``ma``
+    (equal results for both orders mean the two states alias alike)."""
+    first: dict[int, int] = {}
+    out = {}
+    for v in sorted(ma):
+        if v in mb:
+            out[v] = first.setdefault(ma[v], v)
+    return out
+
+
 def _diff(isa: Isa, before: MachineState, after: MachineState, names) -> list[str]:
     return [f"{n}={after.fields[n]:#x}" for n in names if before.fields[n] != after.fields[n]]
 
@@ -141,6 +152,7 @@ def behaviour_witness(isa: Isa, ins: Instruction, ops: dict[str, int], a: Machin
             continue
         va_pre, vb_pre = view(isa, a, m, maps[m][0]), view(isa, b, m, maps[m][1])
         same_view &= all(va_pre[k] == v for k, v in vb_pre.items() if k in va_pre)
+        same_view &= _aliasing(*maps[m]) == _aliasing(maps[m][1], maps[m][0])
     same_user = all(a.fields[n] == b.fields[n] for n in user)
     replayed = oa.kind == "ok" and ob.kind == "ok" and bool(differs) and same_view and same_user
     diff_in = [n for n in free if a.fields[n] != b.fields[n]]

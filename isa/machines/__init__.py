@@ -7,7 +7,7 @@ import importlib
 from virtcheck.isa.model import Isa
 
 #: modules holding bundled ISAs, in the order reports list them
-MODULES = ["pg3", "m68k", "x86"]
+MODULES = ["pg3", "m68k", "x86", "riscv"]
 
 
 def bundled() -> dict[str, Isa]:

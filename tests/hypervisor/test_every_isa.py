@@ -96,7 +96,24 @@ handler: MOV r2, [0x400]
 """
 
 
+RISCV = """
+.org 0x100
+start:  ADDI x1, x0, 5
+        ADDI x2, x1, 7
+        SW x2, 0x40(x0)
+        LW x3, 0x40(x0)
+        ADDI x5, x0, 0x200      ; the handler
+        CSRRW x0, 0x305, x5     ; mtvec
+        ECALL
+.org 0x200
+handler: CSRRS x4, 0x342, x0    ; mcause: 11, ecall from M
+        WFI                     ; no interrupt enabled: the hart waits forever
+"""
+
+
 def source_for(isa: Any) -> str:
+    if isa.name.startswith("riscv"):
+        return RISCV
     if isa.name.startswith("pg3"):
         return PG3
     if isa.name.startswith("m680"):
@@ -379,12 +396,13 @@ NO_PARTITION = ("ISA '{}' declares no partition mechanism (isa.partition): a tra
                 "so nothing relocates a guest")
 
 
-#: the bundled ISAs that declare no partition (m68k: physical addresses; x86-vmx: see docs/x86.md)
+#: the bundled ISAs that declare no partition (m68k: physical addresses; x86-vmx: see docs/x86.md;
+#: RISC-V: not yet, see docs/riscv.md)
 UNPARTITIONED = [n for n, isa in bundled().items() if isa.partition_fn is None]
 
 
 def test_which_bundled_isas_declare_no_partition():
-    assert UNPARTITIONED == ["m68000", "m68010", "x86-vmx"]
+    assert UNPARTITIONED == ["m68000", "m68010", "x86-vmx", "riscv32", "riscv32-s", "riscv32-s-trap"]
 
 
 @pytest.mark.parametrize("name", UNPARTITIONED)
@@ -393,7 +411,10 @@ def test_monitor_refuses_an_isa_without_partition(machines, name):
     Machine(isa)  # bare is fine
     with pytest.raises(MonitorError) as exc:
         Monitor(Machine(isa))
-    assert str(exc.value) == NO_PARTITION.format(name)
+    want = NO_PARTITION.format(name)
+    if isa.translate_fn is not None:  # RISC-V translates (Sv32) but declares no partition yet
+        want = want.split("; its addresses")[0]
+    assert str(exc.value) == want
     with pytest.raises(MonitorError):
         monitor_stack(isa, 2)
 
