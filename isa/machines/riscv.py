@@ -202,10 +202,10 @@ def build(name: str, *, doc: str, guest_priv: int, trap_bits: int = 0) -> Isa:
             return m.priv
         return ite(land(m.MPRV == 1, m.priv == M_MODE), m.MPP, m.priv)
 
-    def pmp_ok(m, pa, priv, access):
-        """§3.7.1: ``pa`` (34 bits) may be accessed with ``priv``. The lowest-numbered entry
+    def pmp_ok(m, w, priv, access):
+        """§3.7.1: the word at physical address bits 33:2 = ``w`` may be accessed with
+        ``priv`` (no access crosses a word, see ``translate``). The lowest-numbered entry
         that matches decides; a lock binds M-mode; an S/U access nothing matches fails."""
-        w = pa[33:2]
         perm_bit = {"read": 0, "write": 1, "fetch": 2}[access]
         result = priv == M_MODE
         for k in reversed(range(NPMP)):
@@ -223,31 +223,36 @@ def build(name: str, *, doc: str, guest_priv: int, trap_bits: int = 0) -> Isa:
             result = ite(match, allowed, result)
         return result
 
-    def phys_ok(pa):
-        return pa[33:MEM] == 0
+    def phys_ok(w):
+        """The word (PA bits 33:2) is in memory."""
+        return w[31:MEM - 2] == 0
 
-    def walk(m, vaddr, access, priv, on):
-        """Vol. II §4.3.2, Sv32, taken when ``on``: two levels, 4-byte PTEs. Returns the 34-bit
-        physical address; faults are exits: an access fault when PMP or the bus refuses a PTE
-        read, a page fault for an invalid or reserved PTE (V = 0, or W = 1 with R = 0), a
-        non-leaf at level 0, a permission the PTE does not give, a misaligned superpage, or
-        A = 0 (D = 0 on a store)."""
+    def walk(m, word, access, priv, on, info):
+        """Vol. II §4.3.2, Sv32, taken when ``on``, for the virtual word address ``word``
+        (VA bits 13:2): two levels, 4-byte PTEs. Returns the physical word address (PA bits
+        33:2); faults are exits: an access fault when PMP or the bus refuses a PTE read, a
+        page fault for an invalid or reserved PTE (V = 0, or W = 1 with R = 0), a non-leaf at
+        level 0, a permission the PTE does not give, a misaligned superpage, or A = 0 (D = 0
+        on a store)."""
         _, access_fault, page_fault = FAULTS[access]
-        va = zext(vaddr, W)
-        vpn1, vpn0 = va[31:22], va[21:12]
+        vpn1 = const(0, 10)  # VA bits 31:22 (the virtual space is 16 KiB, see the module docstring)
+        vpn0 = zext(word[MEM - 3:10], 10)  # VA bits 21:12
         # step 2, level 1: the root table at satp.PPN * 4096; the PTE read is checked as S-mode
-        a1 = concat(m.satp_ppn, const(0, 12)) + zext(concat(vpn1, const(0, 2)), 34)
-        m.trap_if(land(on, lnot(land(phys_ok(a1), pmp_ok(m, a1, const(S_MODE, 2), "read")))), access_fault, info=va)
-        pte1 = m.phys_load(a1[MEM - 1:0], units=4)
-        m.trap_if(land(on, lor(pte1[0] == 0, land(pte1[1] == 0, pte1[2] == 1))), page_fault, info=va)  # step 3
+        a1 = concat(m.satp_ppn, vpn1)  # word address of the PTE: PPN * 4096 + VPN[1] * 4
+        m.trap_if(land(on, lnot(land(phys_ok(a1), pmp_ok(m, a1, const(S_MODE, 2), "read")))), access_fault,
+                  info=info)
+        pte1 = m.phys_load(concat(a1[MEM - 3:0], const(0, 2)), units=4)
+        m.trap_if(land(on, lor(pte1[0] == 0, land(pte1[1] == 0, pte1[2] == 1))), page_fault, info=info)  # step 3
         leaf1 = lor(pte1[1] == 1, pte1[3] == 1)  # step 4
         # level 0: the table pte1.PPN points at
-        a0 = concat(pte1[31:10], const(0, 12)) + zext(concat(vpn0, const(0, 2)), 34)
+        a0 = concat(pte1[31:10], vpn0)
         at0 = land(on, lnot(leaf1))
-        m.trap_if(land(at0, lnot(land(phys_ok(a0), pmp_ok(m, a0, const(S_MODE, 2), "read")))), access_fault, info=va)
-        pte0 = m.phys_load(a0[MEM - 1:0], units=4)
+        m.trap_if(land(at0, lnot(land(phys_ok(a0), pmp_ok(m, a0, const(S_MODE, 2), "read")))), access_fault,
+                  info=info)
+        pte0 = m.phys_load(concat(a0[MEM - 3:0], const(0, 2)), units=4)
         leaf0 = lor(pte0[1] == 1, pte0[3] == 1)
-        m.trap_if(land(at0, lor(pte0[0] == 0, land(pte0[1] == 0, pte0[2] == 1), lnot(leaf0))), page_fault, info=va)
+        m.trap_if(land(at0, lor(pte0[0] == 0, land(pte0[1] == 0, pte0[2] == 1), lnot(leaf0))), page_fault,
+                  info=info)
         pte = ite(leaf1, pte1, pte0)
         r, w, xbit, u = pte[1] == 1, pte[2] == 1, pte[3] == 1, pte[4] == 1
         # step 5: the permission, the U bit against the privilege (SUM, MXR: §4.1.1)
@@ -258,9 +263,9 @@ def build(name: str, *, doc: str, guest_priv: int, trap_bits: int = 0) -> Isa:
             user_ok = ite(priv == U_MODE, u, lor(lnot(u), m.SUM == 1))
         misaligned_super = land(leaf1, pte1[19:10] != 0)  # step 6
         no_ad = lor(pte[6] == 0, pte[7] == 0) if access == "write" else pte[6] == 0  # step 7 (Svade)
-        m.trap_if(land(on, lor(lnot(perm), lnot(user_ok), misaligned_super, no_ad)), page_fault, info=va)
-        ppn = ite(leaf1, concat(pte1[31:20], vpn0), pte0[31:10])  # step 8
-        return concat(ppn, va[11:0])
+        m.trap_if(land(on, lor(lnot(perm), lnot(user_ok), misaligned_super, no_ad)), page_fault, info=info)
+        # step 8: PA = PPN . offset; a megapage takes PPN[0] from VPN[0]
+        return ite(leaf1, concat(pte1[31:20], vpn0, word[9:0]), concat(pte0[31:10], word[9:0]))
 
     @isa.translate
     def translate(m, vaddr, units, access):
@@ -274,9 +279,12 @@ def build(name: str, *, doc: str, guest_priv: int, trap_bits: int = 0) -> Isa:
             m.trap_if(m.pc[31:MEM] != 0, access_fault, info=m.pc)
         priv = eff_priv(m, access)
         translated = land(m.satp_mode == 1, priv != M_MODE)
-        pa = ite(translated, walk(m, vaddr, access, priv, translated), zext(vaddr, 34))
-        m.trap_if(lnot(land(phys_ok(pa), pmp_ok(m, pa, priv, access))), access_fault, info=zext(vaddr, W))
-        return pa[MEM - 1:0]
+        # everything below depends on the address only through its word (bits 13:2), so an
+        # aligned access and each of its bytes share one walk and one PMP check
+        word = vaddr[MEM - 1:2]
+        pw = ite(translated, walk(m, word, access, priv, translated, zext(vaddr, W)), zext(word, 32))
+        m.trap_if(lnot(land(phys_ok(pw), pmp_ok(m, pw, priv, access))), access_fault, info=zext(vaddr, W))
+        return concat(pw[MEM - 3:0], vaddr[1:0])
 
     # --- trap entry (Vol. II §3.1.6.1, §3.1.8, §4.1.1) -------------------------------------------
     @isa.on_trap

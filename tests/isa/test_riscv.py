@@ -129,6 +129,13 @@ def test_objdump_reads_our_bytes_as_we_decode_them(machines, tmp_path):
                 assert _number(tok) == want, mo.group(0)
 
 
+def test_all_zero_word_is_undefined(machines):
+    """Vol. I §2.2: the all-zero 32-bit word is an illegal instruction (so is all ones)."""
+    isa = machines["riscv32"]
+    assert decode_units(isa, [0, 0, 0, 0]) is None and decode_units(isa, [0xFF] * 4) is None
+    assert disassemble_units(isa, [0, 0, 0, 0]) == [".word 0x0"]
+
+
 def test_disassembly_reassembles(machines):
     """Our disassembler's text assembles back to the same cells (seed 14)."""
     isa = machines["riscv32"]
