@@ -299,7 +299,7 @@ class InstructionClassifier:
                 seen.append((viewA.at(probe), viewB.at(probe)))
             compared = len(seen) if not injective else None
             for v, units in accesses.values():
-                contiguous = translation_contiguous(self.isa, mem, units, self.budget)
+                contiguous = units > 1 and translation_contiguous(self.isa, mem, units, self.budget)
                 seen += list(zip(viewA.cells(v, units, contiguous), viewB.cells(v, units, contiguous)))
             compare = seen[:compared] if stores else []
             for (okA, pa), (okB, pb) in seen:

@@ -326,3 +326,15 @@ def test_misaligned_and_out_of_memory(machines):
     assert run(machines, "LW x1, 2(x0)")["x10"] == 4
     s = run(machines, "LUI x1, 0x4\nLW x2, 0(x1)")
     assert (s["x10"], s["x12"]) == (5, 0x4000)
+
+
+def test_isa_show_prints_the_declared_bit_slices():
+    """`virtcheck isa show` shows an explicit encoding as declared, and the operand domain
+    the slices leave (bit 0 of a branch offset is not encoded)."""
+    from click.testing import CliRunner
+
+    from virtcheck.cli import main
+
+    out = CliRunner().invoke(main, ["isa", "show", "riscv32"]).output
+    assert "         operand imm: pc-relative target pc-4096..pc+4094 with bits 0x1 clear\n" \
+           "         encoding [imm[12] @ imm[10..5] @ {rs2:5} @ {rs1:5} @ 000 @ imm[4..1] @ imm[11] @ 1100011]\n" in out
