@@ -551,9 +551,16 @@ def build(name: str, *, doc: str, guest_priv: int, trap_bits: int = 0) -> Isa:
         branch(name, f3, cond, f"Vol. I §2.5.2 {name}: pc := pc + sext(imm) when taken (B-type immediate).")
 
     # =========================== loads and stores (Vol. I §2.6) =================================
+    # A multi-byte access is written as one access per byte, little-endian (Vol. I §1.4).
+    # It is aligned (``ea``), so its bytes share one word, one walk and one PMP check, and
+    # fault together: the same semantics as one access of ``units`` bytes. Written per byte,
+    # each byte's translation is literally the one a guest's view of that byte uses, which
+    # is what lets the solver decide these instructions within its budget (docs/riscv.md).
     def load(name, funct3, units, signed):
         def sem(m, rd, rs1, imm):
-            v = m.load(ea(m, xr(m, rs1), imm, units, "read"), units=units)
+            a = ea(m, xr(m, rs1), imm, units, "read")
+            parts = [m.load(a + k if k else a) for k in range(units)]  # byte 0 first: its fault is the one taken
+            v = concat(*reversed(parts))
             set_x(m, rd, sext(v, W) if signed else zext(v, W))
         sem.__name__ = sem.__qualname__ = name
         sem.__doc__ = (f"Vol. I §2.6 {name}: rd := {'sign' if signed else 'zero'}-extended {8 * units}-bit load "
@@ -567,7 +574,9 @@ def build(name: str, *, doc: str, guest_priv: int, trap_bits: int = 0) -> Isa:
 
     def store(name, funct3, units):
         def sem(m, rs1, rs2, imm):
-            m.store(ea(m, xr(m, rs1), imm, units, "write"), xr(m, rs2)[8 * units - 1:0], units=units)
+            a = ea(m, xr(m, rs1), imm, units, "write")
+            for k in range(units):
+                m.store(a + k if k else a, xr(m, rs2)[8 * k + 7:8 * k])
         sem.__name__ = sem.__qualname__ = name
         sem.__doc__ = f"Vol. I §2.6 {name}: store the low {8 * units} bits of rs2 at rs1 + sext(imm)."
         isa.instruction(f"{name} {{rs2}}, {{imm}}({{rs1}})",

@@ -87,6 +87,6 @@ def test_without_the_aliasing_instances_the_store_is_not_proved(monkeypatch):
     from virtcheck.checks import classify
 
     isa = paged()
-    monkeypatch.setattr(classify, "_same_aliasing", lambda seen: [])
+    monkeypatch.setattr(classify, "_same_aliasing", lambda seen, compared: [])
     r = classify_instruction(isa, isa.by_mnemonic("ST"), Budget(), FieldClasses.of(isa))
     assert r.value("sensitive") is not False
