@@ -284,11 +284,13 @@ class InstructionClassifier:
             viewA, viewB = _View(self.isa, self.A, mem), _View(self.isa, B, mem)
             aw = self.isa.memories[mem].addr_width
             # the addresses the step accesses, as each state computes them: (vaddr, units)
-            accesses = {}
+            accesses: dict = {}  # (vaddr id, units) -> (vaddr, units, loaded)
             for acc in self.ins.effects.accesses:
                 if acc.memory == mem:
                     for v in (self.stepA.tr.bv(acc.vaddr), stepB.tr.bv(acc.vaddr)):
-                        accesses[(v.get_id(), acc.units)] = (v, acc.units)
+                        key = (v.get_id(), acc.units)
+                        loaded = acc.kind == "read" or accesses.get(key, (0, 0, False))[2]
+                        accesses[key] = (v, acc.units, loaded)
             stores = any(st.memory == mem for st in self.ins.effects.stores)
             # a step that stores nothing leaves memory as it was, which the precondition
             # makes equal at every compared address: only what its loads read matters
@@ -298,11 +300,14 @@ class InstructionClassifier:
                 probe = z3.BitVec(f"probe.{mem}", aw)
                 seen.append((viewA.at(probe), viewB.at(probe)))
             compared = len(seen) if not injective else None
-            for v, units in accesses.values():
+            needed = list(range(len(seen)))  # where the precondition must say "equal memory"
+            for v, units, loaded in accesses.values():
                 contiguous = units > 1 and translation_contiguous(self.isa, mem, units, self.budget)
+                if loaded or injective:  # a cell only stored to is compared at the probe instead
+                    needed += range(len(seen), len(seen) + units)
                 seen += list(zip(viewA.cells(v, units, contiguous), viewB.cells(v, units, contiguous)))
             compare = seen[:compared] if stores else []
-            for (okA, pa), (okB, pb) in seen:
+            for (okA, pa), (okB, pb) in (seen[i] for i in needed):
                 cs.append(z3.Implies(z3.And(okA, okB),
                                      z3.Select(self.A.memories[mem], pa) == z3.Select(B.memories[mem], pb)))
             if not injective:

@@ -60,20 +60,39 @@ def view(isa: Isa, state: MachineState, memory: str, through: dict[int, int] | N
     return {v: cells[p] for v, p in m.items()}
 
 
-def complete(isa: Isa, a: MachineState, b: MachineState) -> MachineState:
-    """``b`` with its memory made equal to ``a``'s wherever both translations are valid."""
+def complete(isa: Isa, a: MachineState, b: MachineState,
+             a_maps: Optional[dict[str, dict[int, int]]] = None) -> MachineState:
+    """``b`` with its memory made equal to ``a``'s wherever both translations are valid
+    (``a_maps``: ``a``'s mappings, when the caller has them)."""
     b = b.copy()
     if isa.translate_fn is None:  # identity on both sides: the same memory
         b.memories = {k: Memory(m.default, dict(m.cells)) for k, m in a.memories.items()}
         return b
     for mem in isa.memories:
-        ma, mb = mapping(isa, a, mem), mapping(isa, b, mem)
+        ma = a_maps[mem] if a_maps is not None else mapping(isa, a, mem)
+        mb = mapping(isa, b, mem)
         cells = b.memories[mem].to_list(isa.memories[mem].size)
         for v, pb in mb.items():
             if v in ma:
                 cells[pb] = a.memories[mem][ma[v]]
         b.memories[mem] = Memory.from_list(cells)
     return b
+
+
+_tr_reads: dict[int, frozenset[str]] = {}
+
+
+def _translation_reads(isa: Isa) -> frozenset[str]:
+    """Every field the translation reads (for any access kind)."""
+    key = id(isa)
+    if key not in _tr_reads:
+        from virtcheck.checks.classify import _translation_effects
+        from virtcheck.isa.flow import field_reads
+
+        roots = [r for acc in ("read", "write", "fetch")
+                 for r in _translation_effects(isa, 1, acc, isa.code_memory).roots()]
+        _tr_reads[key] = frozenset(field_reads(isa, roots))
+    return _tr_reads[key]
 
 
 def _aliasing(ma: dict[int, int], mb: dict[int, int], among: set[int]) -> dict[int, int]:
@@ -131,7 +150,12 @@ def control_witness(isa: Isa, ins: Instruction, ops: dict[str, int], s: MachineS
 
 def behaviour_witness(isa: Isa, ins: Instruction, ops: dict[str, int], a: MachineState, b: MachineState,
                       prop: str, free: list[str]) -> Witness:
-    b = complete(isa, a, b)
+    a_maps = {mem: mapping(isa, a, mem) for mem in isa.memories} if isa.translate_fn is not None else None
+    # the same memory and every field the translation reads equal: the same mappings
+    same_tr = isa.translate_fn is not None and all(a.memories[m].to_json() == b.memories[m].to_json()
+                                                   for m in isa.memories) \
+        and all(a.fields[f] == b.fields[f] for f in _translation_reads(isa))
+    b = b.copy() if same_tr else complete(isa, a, b, a_maps)
     oa, pa = run(isa, ins, ops, a)
     ob, pb = run(isa, ins, ops, b)
     user = isa.role_fields(Role.USER)
@@ -148,7 +172,7 @@ def behaviour_witness(isa: Isa, ins: Instruction, ops: dict[str, int], a: Machin
             if first is not None:
                 differs.append(f"{mem}[{first:#x}]: {ma[first]:#x} vs {mb[first]:#x}")
             continue
-        maps[mem] = (mapping(isa, a, mem), mapping(isa, b, mem))
+        maps[mem] = (a_maps[mem], a_maps[mem] if same_tr else mapping(isa, b, mem))  # type: ignore[index]
         va, vb = view(isa, pa, mem, maps[mem][0]), view(isa, pb, mem, maps[mem][1])
         stored = _stored(isa, ins, ops, (a, b), mem)
         for addr in sorted(set(va) & set(vb)):
