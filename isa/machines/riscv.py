@@ -553,13 +553,22 @@ def build(name: str, *, doc: str, guest_priv: int, trap_bits: int = 0) -> Isa:
     # =========================== loads and stores (Vol. I §2.6) =================================
     # A multi-byte access is written as one access per byte, little-endian (Vol. I §1.4).
     # It is aligned (``ea``), so its bytes share one word, one walk and one PMP check, and
-    # fault together: the same semantics as one access of ``units`` bytes. Written per byte,
-    # each byte's translation is literally the one a guest's view of that byte uses, which
-    # is what lets the solver decide these instructions within its budget (docs/riscv.md).
+    # fault together: the same semantics as one access of ``units`` bytes. Written per byte
+    # (``byte``), every byte's translation is one term, and the very term a guest's view of
+    # that byte uses, which is what lets the solver decide these instructions quickly
+    # (docs/riscv.md).
+    def byte(a, k, units):
+        """Byte ``k`` of the aligned access at ``a``: ``a + k``, spelled with ``a``'s own word
+        bits so every byte's translation is the same term (``translate`` uses bits 13:2)."""
+        if k == 0:
+            return a
+        low = {2: 1, 4: 2}[units]
+        return concat(a[MEM - 1:low], const(k, low))
+
     def load(name, funct3, units, signed):
         def sem(m, rd, rs1, imm):
             a = ea(m, xr(m, rs1), imm, units, "read")
-            parts = [m.load(a + k if k else a) for k in range(units)]  # byte 0 first: its fault is the one taken
+            parts = [m.load(byte(a, k, units)) for k in range(units)]  # byte 0 first: its fault is the one taken
             v = concat(*reversed(parts))
             set_x(m, rd, sext(v, W) if signed else zext(v, W))
         sem.__name__ = sem.__qualname__ = name
@@ -576,7 +585,7 @@ def build(name: str, *, doc: str, guest_priv: int, trap_bits: int = 0) -> Isa:
         def sem(m, rs1, rs2, imm):
             a = ea(m, xr(m, rs1), imm, units, "write")
             for k in range(units):
-                m.store(a + k if k else a, xr(m, rs2)[8 * k + 7:8 * k])
+                m.store(byte(a, k, units), xr(m, rs2)[8 * k + 7:8 * k])
         sem.__name__ = sem.__qualname__ = name
         sem.__doc__ = f"Vol. I §2.6 {name}: store the low {8 * units} bits of rs2 at rs1 + sext(imm)."
         isa.instruction(f"{name} {{rs2}}, {{imm}}({{rs1}})",
