@@ -41,7 +41,8 @@ Translation (Vol. II §4.3.2) and protection (§3.7)
 Abstractions (docs/riscv.md): the counters do not advance (time is outside an
 instruction's semantics, as the interval timer is); no interrupt is taken (``mie``/``mip``
 and their S views are state only), so WFI completes at once (a NOP, Vol. II §3.3.3) when
-``mie & mip`` is not 0 and halts the hart otherwise; no TLB, so SFENCE.VMA and FENCE.I do nothing beyond their privilege checks;
+``mie & mip`` is not 0 and halts the hart otherwise; no TLB, so SFENCE.VMA and FENCE.I do
+nothing beyond their privilege checks;
 FENCE is a NOP on one hart; FENCE with ``fm``/``rs1``/``rd`` other than 0 (except
 FENCE.TSO) decodes as undefined instead of as FENCE; no hpm event counting (the hpm CSRs
 read as 0); no F/D/V state (``FS``/``VS``/``XS``/``SD`` read 0); ``mtval``/``stval`` are 0
@@ -574,7 +575,8 @@ def build(name: str, *, doc: str, guest_priv: int, trap_bits: int = 0) -> Isa:
         sem.__name__ = sem.__qualname__ = name
         sem.__doc__ = (f"Vol. I §2.6 {name}: rd := {'sign' if signed else 'zero'}-extended {8 * units}-bit load "
                        "at rs1 + sext(imm), through the translation and PMP.")
-        isa.instruction(f"{name} {{rd}}, {{imm}}({{rs1}})", encoding=f"[{{imm:12}} {{rs1:5}} {funct3} {{rd:5}} 0000011]",
+        isa.instruction(f"{name} {{rd}}, {{imm}}({{rs1}})",
+                        encoding=f"[{{imm:12}} {{rs1:5}} {funct3} {{rd:5}} 0000011]",
                         rd=R, rs1=R, imm=Imm(12, signed=True))(sem)
 
     for args in (("LB", "000", 1, True), ("LH", "001", 2, True), ("LW", "010", 4, True),
