@@ -46,16 +46,23 @@ class Answer:
 
 
 def solve(constraints: Sequence[z3.BoolRef], budget: Budget) -> Answer:
-    """The only place that calls ``Solver.check``."""
-    s = z3.SolverFor("QF_ABV")
+    """The only place that calls ``Solver.check``.
+
+    The query is copied into a fresh Z3 context first: Z3's search depends on the ids of
+    the terms it is given, and in the shared context those depend on every term any
+    earlier query made, so a query near its budget could be decided in one process and not
+    in another. Copied, its terms are numbered by the query alone, and a verdict does not
+    depend on what else ran in the process. The model is copied back."""
+    ctx = z3.Context()
+    s = z3.SolverFor("QF_ABV", ctx=ctx)
     if budget.rlimit:
         s.set("rlimit", budget.rlimit)
-    s.add(*constraints)
+    s.add(*[c.translate(ctx) for c in constraints])
     before = _rlimit_count(s)
     r = s.check()
     used = _rlimit_count(s) - before
     if r == z3.sat:
-        return Answer("sat", s.model(), rlimit_used=used)
+        return Answer("sat", s.model().translate(z3.main_ctx()), rlimit_used=used)
     if r == z3.unsat:
         return Answer("unsat", rlimit_used=used)
     return Answer("unknown", reason=s.reason_unknown() or "unknown", rlimit_used=used)
