@@ -24,7 +24,8 @@ user-sensitive (PG §8)
     Control-sensitive from a guest-configuration state, or behaviour-sensitive with both
     states in the guest configuration.
 
-"Equal memory as seen through translation" is a quantified statement; each query
+"Equal memory as seen through translation" is a quantified statement (and, where the
+translation is not proved injective, so is "the same virtual addresses alias"); each query
 instantiates it at every virtual address the instruction touches and at the address
 where the results are compared. That keeps queries quantifier-free. Dropping instances
 only weakens a precondition, so an ``unsat`` remains a proof; a ``sat`` is confirmed by
@@ -44,7 +45,7 @@ import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import z3
 
@@ -104,9 +105,42 @@ class _View:
         self.isa, self.state, self.memory = isa, state, memory
         self.eff = _translation_effects(isa, 1, access, memory)
 
-    def at(self, vaddr: z3.BitVecRef) -> tuple[z3.BoolRef, z3.BitVecRef]:
-        st = sym_effects(self.eff, self.state, {"vaddr": vaddr})
-        return st.ok, st.tr.bv(self.eff.result)  # type: ignore[arg-type]
+    def at(self, vaddr: z3.BitVecRef, units: int = 1) -> tuple[z3.BoolRef, z3.BitVecRef]:
+        eff = self.eff if units == 1 else _translation_effects(self.isa, units, "read", self.memory)
+        st = sym_effects(eff, self.state, {"vaddr": vaddr})
+        return st.ok, st.tr.bv(eff.result)  # type: ignore[arg-type]
+
+    def cells(self, vaddr: z3.BitVecRef, units: int, contiguous: bool) -> list[tuple[z3.BoolRef, z3.BitVecRef]]:
+        """(valid, physical cell) for each of ``units`` virtual addresses from ``vaddr``: one
+        translation of the whole access when the ISA's translation is proved contiguous
+        for that size (see :func:`translation_contiguous`), else one per address."""
+        if contiguous and units > 1:
+            ok, pa = self.at(vaddr, units)
+            return [(ok, pa + k if k else pa) for k in range(units)]
+        return [self.at(vaddr + k if k else vaddr) for k in range(units)]
+
+
+def translation_contiguous(isa: Isa, memory: str, units: int, budget: Budget) -> bool:
+    """Proved: wherever an access of ``units`` cells at ``v`` translates, each ``v + k``
+    translates on its own, to the access's physical address + k.
+
+    Then "memory seen through translation is equal at v .. v + units - 1" is implied by one
+    translation of the whole access, which is far cheaper for the solver than ``units``
+    (a page-table walk per address). False means "not proved"; one per address is used then.
+    """
+    def prove() -> bool:
+        st = SymState(isa, "con.")
+        view = _View(isa, st, memory)
+        v = z3.BitVec("con.v", isa.memories[memory].addr_width)
+        ok, pa = view.at(v, units)
+        bad = []
+        for k in range(units):
+            okk, pk = view.at(v + k if k else v)
+            bad.append(z3.Or(z3.Not(okk), pk != (pa + k if k else pa)))
+        # its own fresh context: the answer must not depend on which instruction asked first
+        return solve([ok, z3.Or(*bad)], budget).result == "unsat"
+
+    return isa.derived.fact(("classify.contiguous", memory, units, budget.rlimit), prove)
 
 
 def translation_injective(isa: Isa, memory: str, budget: Budget) -> bool:
@@ -230,6 +264,27 @@ class InstructionClassifier:
         return _checked(Verdict.HOLDS, w)
 
     # --- behaviour sensitivity -------------------------------------------------------
+    def _same_write_sharing(self, B: SymState, stepB: Any, mem: str, compare: list) -> list:
+        """Where a write may translate where a read does not (ARM stage-2 write-only pages),
+        :func:`_same_aliasing` over read translations misses a way a guest tells two states
+        apart: it stores through an address and loads through a compared one. So states it
+        cannot tell apart also share alike between each address the step stores to,
+        translated for a write, and each compared address."""
+        wA, wB = _View(self.isa, self.A, mem, "write"), _View(self.isa, B, mem, "write")
+        stores = {}
+        for acc in self.ins.effects.accesses:
+            if acc.memory == mem and acc.kind == "write":
+                for step in (self.stepA, stepB):
+                    for k in range(acc.units):
+                        v = step.tr.bv(acc.vaddr)
+                        stores.setdefault((v.get_id(), k), v + k if k else v)
+        out = []
+        for p in stores.values():
+            (okAp, pap), (okBp, pbp) = wA.at(p), wB.at(p)
+            for (okAc, pac), (okBc, pbc) in compare:
+                out.append(z3.Implies(z3.And(okAp, okBp, okAc, okBc), (pap == pac) == (pbp == pbc)))
+        return out
+
     def behaviour(self, prop: str, free: Sequence[str], *, both_guest: bool = False) -> PropertyResult:
         if not free:
             return PropertyResult(Verdict.FAILS, how="static", reason="no such system field")
@@ -242,42 +297,40 @@ class InstructionClassifier:
         if both_guest:
             cs += [self._guest(self.A), self._guest(B)]
         differs = [self.stepA.post.fields[n] != stepB.post.fields[n] for n in self.fc.user]
-        probes: list[z3.BitVecRef] = []
-        stores: list[z3.BitVecRef] = []
-        for acc in self.ins.effects.accesses:
-            for step in (self.stepA, stepB):
-                pts = [step.tr.bv(acc.vaddr) + k for k in range(acc.units)]
-                probes += pts
-                stores += pts if acc.kind == "write" else []
         for mem in self.memories:
             viewA, viewB = _View(self.isa, self.A, mem), _View(self.isa, B, mem)
             aw = self.isa.memories[mem].addr_width
-            points = list({p.get_id(): p for p in probes if p.size() == aw}.values())  # A's and B's often agree
-            injective = translation_injective(self.isa, mem, self.budget)
-            if injective:
-                compare = points  # nothing else can change (see translation_injective)
-            else:
-                compare = [z3.BitVec(f"probe.{mem}", aw, self.ctx)]
-                points = compare + points
-            seen = {}
-            for p in points:
-                seen[p.get_id()] = (viewA.at(p), viewB.at(p))
-                (okA, pa), (okB, pb) = seen[p.get_id()]
+            # the addresses the step accesses, as each state computes them: (vaddr, units)
+            accesses: dict = {}  # (vaddr id, units) -> (vaddr, units, loaded)
+            for acc in self.ins.effects.accesses:
+                if acc.memory == mem:
+                    for v in (self.stepA.tr.bv(acc.vaddr), stepB.tr.bv(acc.vaddr)):
+                        key = (v.get_id(), acc.units)
+                        loaded = acc.kind == "read" or accesses.get(key, (0, 0, False))[2]
+                        accesses[key] = (v, acc.units, loaded)
+            stores = any(st.memory == mem for st in self.ins.effects.stores)
+            # a step that stores nothing leaves memory as it was, which the precondition
+            # makes equal at every compared address: only what its loads read matters
+            injective = not stores or translation_injective(self.isa, mem, self.budget)
+            seen = []
+            if stores and not injective:
+                probe = z3.BitVec(f"probe.{mem}", aw, self.ctx)
+                seen.append((viewA.at(probe), viewB.at(probe)))
+            compared = len(seen) if not injective else None
+            needed = list(range(len(seen)))  # where the precondition must say "equal memory"
+            for v, units, loaded in accesses.values():
+                contiguous = units > 1 and translation_contiguous(self.isa, mem, units, self.budget)
+                if loaded or injective:  # a cell only stored to is compared at the probe instead
+                    needed += range(len(seen), len(seen) + units)
+                seen += list(zip(viewA.cells(v, units, contiguous), viewB.cells(v, units, contiguous)))
+            compare = seen[:compared] if stores else []
+            for (okA, pa), (okB, pb) in (seen[i] for i in needed):
                 cs.append(z3.Implies(z3.And(okA, okB),
                                      z3.Select(self.A.memories[mem], pa) == z3.Select(B.memories[mem], pb)))
             if not injective:
-                # A guest tells apart two states whose translations share cells differently: it
-                # stores at one address and loads at another. So "cannot tell apart" includes
-                # the same sharing between each address the step stores to (translated for a
-                # write, which may be allowed where a read is not) and the compared one.
-                wA, wB = _View(self.isa, self.A, mem, "write"), _View(self.isa, B, mem, "write")
-                for p in {q.get_id(): q for q in stores if q.size() == aw}.values():
-                    (okAp, pap), (okBp, pbp) = wA.at(p), wB.at(p)
-                    for c in compare:
-                        (okAc, pac), (okBc, pbc) = seen[c.get_id()]
-                        cs.append(z3.Implies(z3.And(okAp, okBp, okAc, okBc), (pap == pac) == (pbp == pbc)))
-            for p in compare:
-                (okA, pa), (okB, pb) = seen[p.get_id()]
+                cs += _same_aliasing(seen, len(compare))
+                cs += self._same_write_sharing(B, stepB, mem, compare)
+            for (okA, pa), (okB, pb) in compare:
                 differs.append(z3.And(okA, okB, z3.Select(self.stepA.post.memories[mem], pa)
                                       != z3.Select(stepB.post.memories[mem], pb)))
         ans = self._solve(cs + [z3.Or(*differs)])
@@ -288,6 +341,22 @@ class InstructionClassifier:
         w = W.behaviour_witness(self.isa, self.ins, self._operands(ans.model), self.A.concrete(ans.model),
                                 B.concrete(ans.model), prop, list(free))
         return _checked(Verdict.HOLDS, w)
+
+
+def _same_aliasing(seen: list, compared: int) -> list:
+    """Where a translation may map two virtual addresses to one cell (page tables), a guest
+    tells two states apart by storing through one address and loading through the other.
+    So states it cannot tell apart alias alike: for each compared address (the first
+    ``compared`` of ``seen``) and every other address in ``seen``, valid in both states,
+    "same cell" holds in one state exactly when it holds in the other. (Without this, a
+    store would look behaviour-sensitive merely because the two states alias differently
+    somewhere.) These are instances of a precondition, so leaving pairs of non-compared
+    addresses out only weakens it; the witness replay checks the pairs that matter."""
+    out = []
+    for i, ((okA1, pa1), (okB1, pb1)) in enumerate(seen[:compared]):
+        for (okA2, pa2), (okB2, pb2) in seen[i + 1:]:
+            out.append(z3.Implies(z3.And(okA1, okA2, okB1, okB2), (pa1 == pa2) == (pb1 == pb2)))
+    return out
 
 
 def _checked(verdict: Verdict, w: W.Witness) -> PropertyResult:

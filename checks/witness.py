@@ -80,20 +80,59 @@ def view(isa: Isa, state: MachineState, memory: str, through: dict[int, int] | N
     return {v: cells[p] for v, p in m.items()}
 
 
-def complete(isa: Isa, a: MachineState, b: MachineState) -> MachineState:
-    """``b`` with its memory made equal to ``a``'s wherever both translations are valid."""
+def complete(isa: Isa, a: MachineState, b: MachineState,
+             a_maps: Optional[dict[str, dict[int, int]]] = None) -> MachineState:
+    """``b`` with its memory made equal to ``a``'s wherever both translations are valid
+    (``a_maps``: ``a``'s mappings, when the caller has them)."""
     b = b.copy()
     if isa.translate_fn is None:  # identity on both sides: the same memory
         b.memories = {k: Memory(m.default, dict(m.cells)) for k, m in a.memories.items()}
         return b
     for mem in isa.memories:
-        ma, mb = mapping(isa, a, mem), mapping(isa, b, mem)
+        ma = a_maps[mem] if a_maps is not None else mapping(isa, a, mem)
+        mb = mapping(isa, b, mem)
         cells = b.memories[mem].to_list(isa.memories[mem].size)
         for v, pb in mb.items():
             if v in ma:
                 cells[pb] = a.memories[mem][ma[v]]
         b.memories[mem] = Memory.from_list(cells)
     return b
+
+
+_tr_reads: dict[int, frozenset[str]] = {}
+
+
+def _translation_reads(isa: Isa) -> frozenset[str]:
+    """Every field the translation reads (for any access kind)."""
+    key = id(isa)
+    if key not in _tr_reads:
+        from virtcheck.checks.classify import _translation_effects
+        from virtcheck.isa.flow import field_reads
+
+        roots = [r for acc in ("read", "write", "fetch")
+                 for r in _translation_effects(isa, 1, acc, isa.code_memory).roots()]
+        _tr_reads[key] = frozenset(field_reads(isa, roots))
+    return _tr_reads[key]
+
+
+def _aliasing(ma: dict[int, int], mb: dict[int, int], among: set[int]) -> dict[int, int]:
+    """For the virtual addresses in ``among`` both mappings accept: each one's first alias
+    under ``ma`` (equal results for both orders mean the two states alias alike there)."""
+    first: dict[int, int] = {}
+    out = {}
+    for v in sorted(among):
+        if v in ma and v in mb:
+            out[v] = first.setdefault(ma[v], v)
+    return out
+
+
+def _stored(isa: Isa, ins: Instruction, ops: dict[str, int], states, mem: str) -> set[int]:
+    """The virtual addresses the step stores to in ``mem``, as each of ``states`` computes them."""
+    from virtcheck.isa import evaluator
+
+    size = isa.memories[mem].size
+    return {(evaluator.evaluate(acc.vaddr, st, ops) + k) % size for acc in ins.effects.accesses
+            if acc.kind == "write" and acc.memory == mem for st in states for k in range(acc.units)}
 
 
 def _diff(isa: Isa, before: MachineState, after: MachineState, names) -> list[str]:
@@ -147,7 +186,12 @@ def _same_sharing(maps: tuple[dict[int, int], dict[int, int]], writes: tuple[dic
 
 def behaviour_witness(isa: Isa, ins: Instruction, ops: dict[str, int], a: MachineState, b: MachineState,
                       prop: str, free: list[str]) -> Witness:
-    b = complete(isa, a, b)
+    a_maps = {mem: mapping(isa, a, mem) for mem in isa.memories} if isa.translate_fn is not None else None
+    # the same memory and every field the translation reads equal: the same mappings
+    same_tr = isa.translate_fn is not None and all(a.memories[m].to_json() == b.memories[m].to_json()
+                                                   for m in isa.memories) \
+        and all(a.fields[f] == b.fields[f] for f in _translation_reads(isa))
+    b = b.copy() if same_tr else complete(isa, a, b, a_maps)
     oa, pa = run(isa, ins, ops, a)
     ob, pb = run(isa, ins, ops, b)
     user = isa.role_fields(Role.USER)
@@ -164,12 +208,17 @@ def behaviour_witness(isa: Isa, ins: Instruction, ops: dict[str, int], a: Machin
             if first is not None:
                 differs.append(f"{mem}[{first:#x}]: {ma[first]:#x} vs {mb[first]:#x}")
             continue
-        maps[mem] = (mapping(isa, a, mem), mapping(isa, b, mem))
+        maps[mem] = (a_maps[mem], a_maps[mem] if same_tr else mapping(isa, b, mem))  # type: ignore[index]
         va, vb = view(isa, pa, mem, maps[mem][0]), view(isa, pb, mem, maps[mem][1])
+        stored = _stored(isa, ins, ops, (a, b), mem)
         writes = (mapping(isa, a, mem, "write"), mapping(isa, b, mem, "write"))
         written = _written(a, pa, mem, writes[0]) | _written(b, pb, mem, writes[1])
         for addr in sorted(set(va) & set(vb)):
-            if va[addr] != vb[addr] and _same_sharing(maps[mem], writes, addr, written):
+            # a difference counts where the two states alias alike, read and write translations
+            # both (see classify._same_aliasing and InstructionClassifier._same_write_sharing)
+            if va[addr] != vb[addr] and _aliasing(*maps[mem], stored | {addr}) == \
+                    _aliasing(maps[mem][1], maps[mem][0], stored | {addr}) and \
+                    _same_sharing(maps[mem], writes, addr, written):
                 differs.append(f"{mem}[virtual {addr:#x}]: {va[addr]:#x} vs {vb[addr]:#x}")
                 break
     same_view = True

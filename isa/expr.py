@@ -19,7 +19,7 @@ check their widths when built. Symbolic values refuse Python truthiness, because
 from __future__ import annotations
 
 import enum
-from typing import Iterator, Union
+from typing import Iterator, Optional, Union
 
 from virtcheck.isa.errors import IsaError
 
@@ -497,9 +497,12 @@ TRUE = Const.make(1, 1)
 FALSE = Const.make(0, 1)
 
 
-def walk(root: Expr) -> Iterator[Expr]:
-    """Every distinct node under ``root`` once, children before parents."""
-    seen: set[int] = set()
+def walk(root: Expr, seen: Optional[set[int]] = None) -> Iterator[Expr]:
+    """Every distinct node under ``root`` once, children before parents; with ``seen``
+    (ids of nodes already visited, updated), nodes another walk visited are skipped, so
+    several roots sharing subtrees are walked in time linear in their DAG."""
+    if seen is None:
+        seen = set()
     stack: list[tuple[Expr, bool]] = [(root, False)]
     while stack:
         node, expanded = stack.pop()

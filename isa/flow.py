@@ -33,8 +33,9 @@ def node_of_field(isa: Isa, name: str) -> str:
 def reads_of(isa: Isa, roots: Iterable[Expr]) -> set[str]:
     """Nodes (fields, banks, memories) the expressions read."""
     out: set[str] = set()
+    seen: set[int] = set()
     for root in roots:
-        for n in E.walk(root):
+        for n in E.walk(root, seen):
             if isinstance(n, E.Field):
                 out.add(node_of_field(isa, n.name))
             elif isinstance(n, E.RegRead):
@@ -47,8 +48,9 @@ def reads_of(isa: Isa, roots: Iterable[Expr]) -> set[str]:
 def field_reads(isa: Isa, roots: Iterable[Expr]) -> set[str]:
     """Scalar field names read (bank reads expand to every member)."""
     out: set[str] = set()
+    seen: set[int] = set()
     for root in roots:
-        for n in E.walk(root):
+        for n in E.walk(root, seen):
             if isinstance(n, E.Field):
                 out.add(n.name)
             elif isinstance(n, E.RegRead):
@@ -58,7 +60,8 @@ def field_reads(isa: Isa, roots: Iterable[Expr]) -> set[str]:
 
 
 def has_load(roots: Iterable[Expr]) -> bool:
-    return any(isinstance(n, E.Load) for r in roots for n in E.walk(r))
+    seen: set[int] = set()
+    return any(isinstance(n, E.Load) for r in roots for n in E.walk(r, seen))
 
 
 def effect_flows(isa: Isa, eff: Effects) -> set[tuple[str, str]]:
@@ -74,13 +77,36 @@ def effect_flows(isa: Isa, eff: Effects) -> set[tuple[str, str]]:
         dests.append((w.bank, [w.index, w.value]))
     for s in eff.stores:
         dests.append((s.memory, [s.addr, s.value]))
+    memo: dict[int, frozenset[str]] = {}
+    seen: set[int] = set()
     for dst, vals in dests:
-        for src in reads_of(isa, vals) | implicit:
+        for src in _reads_memo(isa, vals, memo, seen) | implicit:
             flows.add((src, dst))
     for x in eff.exits:
-        for src in reads_of(isa, [x.cond, x.info]) | implicit:
+        for src in _reads_memo(isa, [x.cond, x.info], memo, seen) | implicit:
             flows.add((src, OUTCOME))
     return flows
+
+
+def _reads_memo(isa: Isa, roots: Iterable[Expr], memo: dict[int, frozenset[str]], seen: set[int]) -> frozenset[str]:
+    """``reads_of``, with each node's reads kept in ``memo`` (effects share big subtrees:
+    every CSR write of a RISC-V CSR instruction holds the same old-value multiplexer)."""
+    out: frozenset[str] = frozenset()
+    for root in roots:
+        for n in E.walk(root, seen):  # children before parents; nodes in ``memo`` are skipped
+            if isinstance(n, E.Field):
+                mine = {node_of_field(isa, n.name)}
+            elif isinstance(n, E.RegRead):
+                mine = {n.bank}
+            elif isinstance(n, E.Load):
+                mine = {n.memory}
+            else:
+                mine = set()
+            for c in n.children():
+                mine |= memo[id(c)]
+            memo[id(n)] = frozenset(mine)
+        out |= memo[id(root)]
+    return out
 
 
 def read_write(isa: Isa, ins: Instruction) -> tuple[list[str], list[str]]:

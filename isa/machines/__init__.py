@@ -19,6 +19,7 @@ REGISTRY: dict[str, str] = {
     "pg3": "pg3", "pg3-jrst": "pg3", "pg3-mfsr": "pg3", "pg3-lra": "pg3", "pg3-popf": "pg3",
     "m68000": "m68k", "m68010": "m68k",
     "x86": "x86", "x86-ring1": "x86", "x86-umip": "x86", "x86-vmx": "x86",
+    "riscv32": "riscv", "riscv32-s": "riscv", "riscv32-s-trap": "riscv",
     "armv7": "arm", "armv7-ve": "arm",
 }
 

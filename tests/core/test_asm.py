@@ -41,8 +41,11 @@ def test_instruction_text_round_trips(machines, name):
 
 
 def test_all_zero_chunk_is_the_simplest_innocuous_instruction(machines):
+    # the word codec of fixed-width ISAs; variable-length ones decode their own patterns (on
+    # RISC-V the all-zero word is deliberately illegal, Vol. I §2.2: tests/isa/test_riscv.py)
     for isa in machines.values():
-        assert disassemble(isa, from_bytes(isa, bytes(4))) == ["NOP"]
+        if not isa.variable:
+            assert disassemble(isa, from_bytes(isa, bytes(4))) == ["NOP"]
 
 
 @given(data=st.binary(max_size=64))

@@ -34,10 +34,11 @@ def domain(o: OperandDecl) -> str:
     size = o.domain_size
     if o.kind == "reg":
         return f"{o.bank}0-{o.bank}{size - 1}"
+    zeros = f" with bits {o.zeros:#x} clear" if o.zeros else ""
     if o.signed:
-        lo, hi = -(1 << (o.width - 1)), (1 << (o.width - 1)) - 1
-        return f"pc{lo:+d}..pc{hi:+d}" if o.pcrel else f"{lo}..{hi}"
-    return f"0..{size - 1}"
+        lo, hi = -(1 << (o.width - 1)), (1 << (o.width - 1)) - 1 - o.zeros
+        return (f"pc{lo:+d}..pc{hi:+d}" if o.pcrel else f"{lo}..{hi}") + zeros
+    return f"0..{size - 1 - o.zeros}" + zeros
 
 
 def operand_text(o: OperandDecl) -> str:
@@ -46,7 +47,10 @@ def operand_text(o: OperandDecl) -> str:
 
 
 def encoding_text(isa: Isa, ins: Instruction) -> str:
-    """``opcode[31:26]=0x10 rd[25:23] rs[22:20] imm[19:8]`` (bits not listed are zero)."""
+    """``opcode[31:26]=0x10 rd[25:23] rs[22:20] imm[19:8]`` (bits not listed are zero); an
+    ISA with explicit encodings shows its declared pattern."""
+    if isa.variable:
+        return ins.encoding_text or ""
     top = isa.word - 1
     parts = [f"opcode[{top}:{isa.word - isa.opcode_width}]={ins.opcode:#x}"]
     parts += [f"{name}[{hi}:{lo}]" if hi != lo else f"{name}[{hi}]" for name, hi, lo in ins.layout]
