@@ -102,8 +102,8 @@ def _reads_memo(isa: Isa, roots: Iterable[Expr], memo: dict[int, frozenset[str]]
                 mine = {n.memory}
             else:
                 mine = set()
-            for c in n.children():
-                mine |= memo[id(c)]
+            for child in n.children():
+                mine |= memo[id(child)]
             memo[id(n)] = frozenset(mine)
         out |= memo[id(root)]
     return out
