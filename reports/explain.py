@@ -127,6 +127,18 @@ def monitor_properties(monitor: Any) -> list[MonitorProperty]:
     return out
 
 
+def monitor_title(monitor: Any) -> str:
+    """What a report calls the monitor of a result: its policy's title, looked up in the
+    policy registry by the name the result records (``trap-emulate`` when it records none)."""
+    from virtcheck.hypervisor.policies import DEFAULT, PolicyError, get
+
+    name = getattr(monitor, "monitor", None) or DEFAULT
+    try:
+        return get(name).title
+    except PolicyError:
+        return f"{name} monitor"
+
+
 def monitor_holds(monitor: Any) -> Optional[bool]:
     """False if a monitor property fails, None if one is undecided, else True."""
     values = [p.holds for p in monitor_properties(monitor)]

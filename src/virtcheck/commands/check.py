@@ -29,9 +29,12 @@ from virtcheck.reports.text import render_summary
 
 EXIT_USAGE = 2
 
-#: monitors ``--vmm`` can prove things about, and what the report calls them
-MONITORS = {"trap-emulate": "trap-and-emulate monitor"}
 
+def policy_names() -> list[str]:
+    """The registered monitor policies (`virtcheck.hypervisor.policies`)."""
+    from virtcheck.hypervisor.policies import names
+
+    return names()
 
 class _Fatal(Exception):
     """A problem that stops the whole command (exit 2) before anything is checked."""
@@ -52,7 +55,7 @@ def _import_monitor(vmm: str) -> Callable[[Isa, Budget], Any]:
     except ImportError as exc:
         raise _Fatal(f"--vmm {vmm}: the monitor proofs are not available in this installation "
                      f"(virtcheck.checks.monitor: {exc})") from None
-    return check_monitor
+    return lambda isa, budget: check_monitor(isa, budget, vmm)
 
 
 def load_targets(targets: list[str], errors: list[str], report: Callable[[str], None]) -> list[tuple[Isa, str]]:
@@ -153,7 +156,9 @@ def _bundled_names() -> list[str]:
 
 def _announce(targets: list[str], budget: Budget, jobs: int, vmm: Optional[str]) -> str:
     what = ", ".join(targets) if targets else f"{', '.join(_bundled_names())} (every bundled ISA)"
-    extra = f", and the {MONITORS[vmm]}" if vmm else ""
+    from virtcheck.hypervisor.policies import get
+
+    extra = f", and the {get(vmm).title}" if vmm else ""
     return (f"virtcheck {__version__}: checking {what}{extra} with {budget_line(budget.to_json())}, "
             f"{plural(jobs, 'job')}")
 
@@ -169,8 +174,8 @@ def _announce(targets: list[str], budget: Budget, jobs: int, vmm: Optional[str])
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes for the solver queries (0 = one per CPU). Verdicts do not depend on it; "
                    "with 1 the whole report is reproducible.")
-@click.option("--vmm", type=click.Choice(list(MONITORS)),
-              help="Also prove equivalence, isolation and efficiency of this monitor.")
+@click.option("--vmm", type=click.Choice(policy_names()),
+              help="Also prove equivalence, isolation and efficiency of a monitor of this policy.")
 def command(targets: tuple[str, ...], formats: tuple[str, ...], out: Optional[Path], rlimit: int, jobs: int,
             vmm: Optional[str]) -> None:
     """Classify every instruction of each ISA (all bundled ISAs if none is named) and decide

@@ -15,8 +15,10 @@ from typing import Any, Optional
 
 import click
 
+from virtcheck.commands.check import policy_names
+from virtcheck.hypervisor.policies import DEFAULT as DEFAULT_POLICY
+
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
-MONITORS = ["trap-emulate"]
 
 
 def _fail(msg: str) -> None:
@@ -64,7 +66,8 @@ def _progress_printer(tty: bool) -> tuple[Any, Any]:
 
 @click.command("fuzz")
 @click.argument("isa_name", metavar="ISA")
-@click.option("--vmm", type=click.Choice(MONITORS), default="trap-emulate", show_default=True, help="Monitor under test.")
+@click.option("--vmm", type=click.Choice(policy_names()), default=DEFAULT_POLICY, show_default=True,
+              help="Policy of the monitor under test.")
 @click.option("--property", "props", default=",".join(["equivalence", "isolation", "efficiency", "encapsulation"]),
               show_default=True, help="Comma-separated properties to check.")
 @click.option("--budget", default=None, help="Wall-clock budget (60s, 2m, 500ms). Default 60s unless --examples.")

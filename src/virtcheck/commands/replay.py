@@ -53,7 +53,7 @@ def command(path: str, isa_ref: Optional[str], as_json: bool) -> None:
 
         innocuous = Reference.from_isa_result(classify_isa(isa)).innocuous
     try:
-        f = check(e.property, isa, e.case, Settings(e.depth, 4, innocuous))
+        f = check(e.property, isa, e.case, Settings(e.depth, 4, innocuous, e.vmm))
     except (ValueError, KeyError, IndexError) as exc:
         _fail(f"{path}: field 'case' cannot run on ISA '{e.isa}' ({type(exc).__name__}: {exc})")
     same = f is not None and f.to_json() == e.failure.to_json()
