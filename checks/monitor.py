@@ -580,6 +580,7 @@ def check_monitor(isa: Isa, budget: Budget = Budget(), policy: Union[str, P.Poli
     eff: dict[str, dict[str, Verdict]] = {}
     eq_w: dict[str, MonitorWitness] = {}
     direct: list[str] = []
+    runs_directly = P.constant(pol.runs_directly(isa)) is not False  # an emulator runs nothing directly
     disjoint = _decide(_disjointness_query(f), budget)[0]
     for ins in isa.instructions:
         eq[ins.mnemonic], w = _equivalent(f, ins, budget, pol)
@@ -601,7 +602,7 @@ def check_monitor(isa: Isa, budget: Budget = Budget(), policy: Union[str, P.Poli
         else:
             v = _decide(_efficiency_query(f, ins, pol), budget)[0]
             eff[ins.mnemonic] = {"runs_directly": v}
-            if v is Verdict.HOLDS:
+            if v is Verdict.HOLDS and runs_directly:
                 direct.append(ins.mnemonic)
     gate = P.constant(pol.runs_directly(isa))
     assumptions = [

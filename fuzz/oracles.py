@@ -72,10 +72,11 @@ class Result:
     out_of_domain: bool = False
     direct: int = 0  #: guest instructions the hardware ran directly (monitored run)
     emulated: Counter = dc_field(default_factory=Counter)  #: mnemonic -> emulations
+    interpreted: int = 0  #: instructions the policy had the monitor interpret
 
     @property
     def direct_ratio(self) -> float:
-        total = self.direct + sum(self.emulated.values())
+        total = self.direct + sum(self.emulated.values()) + self.interpreted
         return self.direct / total if total else 1.0
 
 
@@ -144,7 +145,8 @@ def equivalence(isa: Isa, case: Case, depth: int = 1, policy: str = DEFAULT_POLI
     eb = run_steps(r.bare, Sb, r.load_bare(mems0), case.budget, entry)
     ev = run_steps(r.vm, Sv, r.load_vm(mems0), case.budget, entry)
     acct = r.vm.account
-    res = Result(steps=eb.steps, direct=acct.direct, emulated=Counter(acct.emulated))
+    res = Result(steps=eb.steps, direct=acct.direct, emulated=Counter(acct.emulated),
+                 interpreted=sum(acct.interpreted.values()))
     if Sb == Sv and not _ends_differ(eb, ev) and r.bare_memory() == r.vm_memory():
         return res
     located = locate(isa, case, depth, policy=policy)

@@ -41,7 +41,7 @@ class Capability(enum.Enum):
 
     DIRECT = "direct execution of the guest, emulating or reflecting what traps"
     INTERPRET = "interpretation of guest instructions on the virtual state"
-    GATE = "a choice between direct execution and interpretation by the virtual state before each run"
+    GATE = "per-run choice between direct execution and interpretation by the virtual state"
 
 
 class PolicyError(Exception):

@@ -130,7 +130,9 @@ def command(isa_name: str, vmm: str, props: str, budget: Optional[str], examples
     if not no_z3:
         from virtcheck.checks.classify import classify_isa
 
-        reference = Reference.from_isa_result(classify_isa(isa))
+        from virtcheck.hypervisor.policies import get
+
+        reference = Reference.from_isa_result(classify_isa(isa), get(vmm).theorem)
     runner.default_hardware = hardware
     if hardware == "hypervisor" and engine == "auto":
         engine = "python"  # the hypervisor's Machine is Python: the native loop would bypass it
