@@ -52,9 +52,10 @@ from virtcheck.checks import witness as W
 from virtcheck.checks.results import (
     CheckRun, InstructionResult, IsaResult, PropertyResult, TheoremResult,
 )
-from virtcheck.checks.verdict import Answer, Budget, Verdict, solve
+from virtcheck.checks.verdict import Answer, Budget, Session, Verdict, combine, solve
 from virtcheck.isa import expr as E
 from virtcheck.isa.flow import explain, field_reads, has_load, read_write
+from virtcheck.isa.location import Location, locate
 from virtcheck.isa.model import Instruction, Isa, Kind, Role
 from virtcheck.isa.semantics import Builder, Effects, build
 from virtcheck.isa.z3backend import (
@@ -87,19 +88,12 @@ class FieldClasses:
         return FieldClasses(user, system, mode, translation, resource)
 
 
-_tr_cache: dict[tuple, Effects] = {}
-
-
 def _translation_effects(isa: Isa, units: int, access: str, memory: Optional[str]) -> Effects:
     """The translation of a symbolic virtual address ``vaddr``, as effects (exits = faults)."""
-    key = (id(isa), units, access, memory)
-    eff = _tr_cache.get(key)
-    if eff is None:
-        mem = isa.memories[memory or isa.code_memory]  # type: ignore[index]
-        vaddr = E.Operand.make("vaddr", mem.addr_width)
-        eff = build(isa, lambda m: m.translate(vaddr, units, access, mem.name))
-        _tr_cache[key] = eff
-    return eff
+    mem = isa.memories[memory or isa.code_memory]  # type: ignore[index]
+    vaddr = E.Operand.make("vaddr", mem.addr_width)
+    return isa.derived.fact(("classify.translation", units, access, mem.name),
+                            lambda: build(isa, lambda m: m.translate(vaddr, units, access, mem.name)))
 
 
 class _View:
@@ -114,9 +108,6 @@ class _View:
         return st.ok, st.tr.bv(self.eff.result)  # type: ignore[arg-type]
 
 
-_injective_cache: dict[tuple, bool] = {}
-
-
 def translation_injective(isa: Isa, memory: str, budget: Budget) -> bool:
     """Proved: two distinct virtual addresses valid in one state never share a physical cell.
 
@@ -124,16 +115,17 @@ def translation_injective(isa: Isa, memory: str, budget: Budget) -> bool:
     addresses the step itself accesses, so behaviour queries need no free probe address.
     False means "not proved" (refuted or unknown); the full query is used then.
     """
-    key = (id(isa), memory, budget.rlimit)
-    if key not in _injective_cache:
+    def prove() -> bool:
         st = SymState(isa, "inj.")
         view = _View(isa, st, memory)
         aw = isa.memories[memory].addr_width
         p, q = z3.BitVec("inj.p", aw), z3.BitVec("inj.q", aw)
         okp, pp = view.at(p)
         okq, pq = view.at(q)
-        _injective_cache[key] = solve([okp, okq, p != q, pp == pq], budget).result == "unsat"
-    return _injective_cache[key]
+        # its own fresh context: the answer must not depend on which instruction asked first
+        return solve([okp, okq, p != q, pp == pq], budget).result == "unsat"
+
+    return isa.derived.fact(("classify.injective", memory, budget.rlimit), prove)
 
 
 class InstructionClassifier:
@@ -146,6 +138,7 @@ class InstructionClassifier:
         self.A = SymState(isa, "A.")
         self.stepA = sym_step(isa, ins, self.A, self.ops)
         self.queries = 0
+        self.session = Session()  #: this instruction's own Z3 context
         eff = ins.effects
         self.reads = field_reads(isa, eff.roots())
         self.loads = has_load(eff.roots())
@@ -158,7 +151,7 @@ class InstructionClassifier:
     # --- plumbing ------------------------------------------------------------------
     def _solve(self, constraints: list) -> Answer:
         self.queries += 1
-        return solve(constraints, self.budget)
+        return solve(constraints, self.budget, self.session)
 
     def _pred(self, fn: Callable, state: SymState) -> z3.BoolRef:
         return sym_predicate(self.isa, fn, state)
@@ -193,9 +186,9 @@ class InstructionClassifier:
         if ans.result == "unsat":
             vac = self._solve(pre)
             if vac.result == "unknown":
-                return PropertyResult(None, reason=f"solver: {vac.reason}")
+                return PropertyResult(Verdict.UNKNOWN, reason=f"solver: {vac.reason}")
             if vac.result == "sat":
-                return PropertyResult(True)
+                return PropertyResult(Verdict.HOLDS)
             # No pair qualifies. Either the supervisor run never completes (not privileged),
             # or every guest-configuration run memory-traps (nothing to decide).
             never = self._solve([*self.dom, self._sup(self.A), self.stepA.traps({Kind.MEMORY, Kind.EXCEPTION})])
@@ -205,38 +198,39 @@ class InstructionClassifier:
                 w.replayed = w.outcomes[0].kind == "trap"
                 w.explanation = (f"{self.isa.name}: {self.ins.mnemonic} is not privileged: in supervisor mode "
                                  f"it never completes (e.g. it ends {w.outcomes[0]})")
-                return _checked(False, w)
-            return PropertyResult(None, reason="vacuous: every guest-configuration run memory-traps")
+                return _checked(Verdict.FAILS, w)
+            return PropertyResult(Verdict.VACUOUS, reason="every guest-configuration run memory-traps",
+                                  where=locate(self.isa.declared_at.get("guest")))
         if ans.result == "unknown":
-            return PropertyResult(None, reason=f"solver: {ans.reason}")
+            return PropertyResult(Verdict.UNKNOWN, reason=f"solver: {ans.reason}")
         w = W.privileged_witness(self.isa, self.ins, self._operands(ans.model), self.A.concrete(ans.model),
                                  B.concrete(ans.model))
-        return _checked(False, w)
+        return _checked(Verdict.FAILS, w)
 
     # --- control sensitivity ---------------------------------------------------------
     def control(self, from_guest: bool = False) -> PropertyResult:
         system_writes = [n for n in self.fc.system if n in self.writes]
         prop = "control_sensitive_from_guest" if from_guest else "control_sensitive"
         if not system_writes:
-            return PropertyResult(False, how="static", reason="writes no system field")
+            return PropertyResult(Verdict.FAILS, how="static", reason="writes no system field")
         changed = z3.Or(*[self.stepA.post.fields[n] != self.A.fields[n] for n in system_writes])
         cs = [*self.dom, self.stepA.ok, changed]
         if from_guest:
             cs.append(self._guest(self.A))
         ans = self._solve(cs)
         if ans.result == "unsat":
-            return PropertyResult(False)
+            return PropertyResult(Verdict.FAILS)
         if ans.result == "unknown":
-            return PropertyResult(None, reason=f"solver: {ans.reason}")
+            return PropertyResult(Verdict.UNKNOWN, reason=f"solver: {ans.reason}")
         w = W.control_witness(self.isa, self.ins, self._operands(ans.model), self.A.concrete(ans.model), prop)
-        return _checked(True, w)
+        return _checked(Verdict.HOLDS, w)
 
     # --- behaviour sensitivity -------------------------------------------------------
     def behaviour(self, prop: str, free: Sequence[str], *, both_guest: bool = False) -> PropertyResult:
         if not free:
-            return PropertyResult(False, how="static", reason="no such system field")
+            return PropertyResult(Verdict.FAILS, how="static", reason="no such system field")
         if not self.loads and not (self.reads & set(free)):
-            return PropertyResult(False, how="static", reason=f"reads none of {', '.join(free)} and no memory")
+            return PropertyResult(Verdict.FAILS, how="static", reason=f"reads none of {', '.join(free)} and no memory")
         # Memory may differ physically only where the translation may differ.
         B = self._twin("B.", free, fresh_memory=bool(set(free) & set(self.fc.translation)))
         stepB = sym_step(self.isa, self.ins, B, self.ops)
@@ -269,27 +263,33 @@ class InstructionClassifier:
                                       != z3.Select(stepB.post.memories[mem], pb)))
         ans = self._solve(cs + [z3.Or(*differs)])
         if ans.result == "unsat":
-            return PropertyResult(False)
+            return PropertyResult(Verdict.FAILS)
         if ans.result == "unknown":
-            return PropertyResult(None, reason=f"solver: {ans.reason}")
+            return PropertyResult(Verdict.UNKNOWN, reason=f"solver: {ans.reason}")
         w = W.behaviour_witness(self.isa, self.ins, self._operands(ans.model), self.A.concrete(ans.model),
                                 B.concrete(ans.model), prop, list(free))
-        return _checked(True, w)
+        return _checked(Verdict.HOLDS, w)
 
 
-def _checked(value: bool, w: W.Witness) -> PropertyResult:
+def _checked(verdict: Verdict, w: W.Witness) -> PropertyResult:
     """A solver model counts only if it replays on the compiled backend."""
     if not w.replayed:
-        return PropertyResult(None, witness=w, reason="the solver's witness did not replay on the concrete backend")
-    return PropertyResult(value, witness=w)
+        return PropertyResult(Verdict.UNKNOWN, witness=w,
+                              reason="the solver's witness did not replay on the concrete backend")
+    return PropertyResult(verdict, witness=w)
 
 
-def _or(*vals: Optional[bool]) -> Optional[bool]:
-    if True in vals:
-        return True
-    if None in vals:
-        return None
-    return False
+def _any(*verdicts: Verdict) -> Verdict:
+    """The verdict of "the instruction has one of these properties": HOLDS if one holds,
+    FAILS if every one fails, else the combined verdict of the undecided ones."""
+    if Verdict.HOLDS in verdicts:
+        return Verdict.HOLDS
+    undecided = [v for v in verdicts if v is not Verdict.FAILS]
+    return combine(undecided) if undecided else Verdict.FAILS
+
+
+def _not(v: Verdict) -> Verdict:
+    return {Verdict.HOLDS: Verdict.FAILS, Verdict.FAILS: Verdict.HOLDS}.get(v, v)
 
 
 def classify_instruction(isa: Isa, ins: Instruction, budget: Budget,
@@ -305,34 +305,34 @@ def classify_instruction(isa: Isa, ins: Instruction, budget: Budget,
     if props["behaviour_sensitive"].value is False:
         why = "not behaviour-sensitive (" + (props["behaviour_sensitive"].reason or "z3") + ")"
         for p in ("mode_sensitive", "location_sensitive", "resource_sensitive"):
-            props[p] = PropertyResult(False, how="derived", reason=why)
+            props[p] = PropertyResult(Verdict.FAILS, how="derived", reason=why)
     else:
         props["mode_sensitive"] = c.behaviour("mode_sensitive", fc.mode)
         props["location_sensitive"] = c.behaviour("location_sensitive", fc.translation)
         props["resource_sensitive"] = c.behaviour("resource_sensitive", fc.resource)
     # user-sensitive: from guest-configuration states only
     if props["control_sensitive"].value is False:
-        cg = PropertyResult(False, how="derived", reason="not control-sensitive")
+        cg = PropertyResult(Verdict.FAILS, how="derived", reason="not control-sensitive")
     else:
         cg = c.control(from_guest=True)
     if props["behaviour_sensitive"].value is False:
-        bg = PropertyResult(False, how="derived", reason="not behaviour-sensitive")
+        bg = PropertyResult(Verdict.FAILS, how="derived", reason="not behaviour-sensitive")
     else:
         bg = c.behaviour("user_behaviour_sensitive", fc.system, both_guest=True)
-    user = _or(cg.value, bg.value)
+    user = _any(cg.verdict, bg.verdict)
     props["user_sensitive"] = PropertyResult(
         user, how="derived",
         witness=(cg.witness if cg.value else bg.witness if bg.value else None),
-        reason="; ".join(r for r in (cg.reason, bg.reason) if r and user is None),
+        reason="; ".join(r for r in (cg.reason, bg.reason) if r and user.as_bool() is None),
     )
-    sens = _or(props["control_sensitive"].value, props["behaviour_sensitive"].value)
+    sens = _any(props["control_sensitive"].verdict, props["behaviour_sensitive"].verdict)
     props["sensitive"] = PropertyResult(sens, how="derived")
-    props["innocuous"] = PropertyResult(None if sens is None else not sens, how="derived")
+    props["innocuous"] = PropertyResult(_not(sens), how="derived")
     reads, writes = read_write(isa, ins)
     return InstructionResult(
         ins.mnemonic, ins.syntax, ins.doc, props, reads, writes,
         flows=explain(isa, ins, [n for n in reads if n in _system_nodes(isa)]),
-        queries=c.queries, seconds=time.perf_counter() - t0,
+        queries=c.queries, seconds=time.perf_counter() - t0, where=locate(ins.where),
     )
 
 
@@ -344,16 +344,14 @@ THEOREM_1 = "every sensitive instruction is privileged (a trap-and-emulate monit
 THEOREM_3 = "every user-sensitive instruction is privileged (a hybrid monitor exists)"
 
 
-def theorem(number: str, instructions: list[InstructionResult], prop: str, statement: str) -> TheoremResult:
-    violations, undecided = [], []
-    for r in instructions:
-        s, p = r.value(prop), r.value("privileged")
-        if s is True and p is False:
-            violations.append(r.mnemonic)
-        elif not (s is False or p is True):
-            undecided.append(r.mnemonic)
-    verdict = Verdict.FAILS if violations else Verdict.UNKNOWN if undecided else Verdict.HOLDS
-    return TheoremResult(number, verdict, violations, undecided, statement)
+def theorem(number: str, instructions: list[InstructionResult], prop: str, statement: str,
+            where: Optional[Location] = None) -> TheoremResult:
+    """"Every ``prop`` instruction is privileged": each instruction's standing
+    (``InstructionResult.under``), combined by the one rule."""
+    standing = {r.mnemonic: r.under(prop) for r in instructions}
+    violations = [m for m, v in standing.items() if v is Verdict.FAILS]
+    undecided = [m for m, v in standing.items() if v in (Verdict.UNKNOWN, Verdict.VACUOUS)]
+    return TheoremResult(number, combine(standing.values()), violations, undecided, statement, where)
 
 
 _worker_isas: dict[tuple[str, str], tuple[Isa, FieldClasses]] = {}
@@ -390,13 +388,14 @@ def classify_isa(isa: Isa, budget: Budget = Budget(), jobs: int = 1, ref: Option
 
 
 def _isa_result(isa: Isa, results: list[InstructionResult], seconds: float) -> IsaResult:
+    where = locate(isa.where)
     theorems = {
-        "1": theorem("1", results, "sensitive", THEOREM_1),
-        "3": theorem("3", results, "user_sensitive", THEOREM_3),
+        "1": theorem("1", results, "sensitive", THEOREM_1, where),
+        "3": theorem("3", results, "user_sensitive", THEOREM_3, where),
     }
     return IsaResult(
         isa.name, isa.doc, isa.source, isa.guest_doc, isa.supervisor or "",
-        {n: f.role.value for n, f in isa.fields.items()}, results, theorems, seconds,
+        {n: f.role.value for n, f in isa.fields.items()}, results, theorems, seconds, where=where,
     )
 
 

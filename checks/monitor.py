@@ -52,11 +52,12 @@ from typing import Any, Optional, Union
 
 import z3
 
-from virtcheck.checks.verdict import Budget, Verdict, solve
+from virtcheck.checks.verdict import Budget, Session, Verdict, combine, solve
 from virtcheck.hypervisor import policies as P
 from virtcheck.hypervisor.mapping import IsaFacts, facts
 from virtcheck.isa import expr as E
 from virtcheck.isa.asm import encode, format_instruction
+from virtcheck.isa.location import Location, locate
 from virtcheck.isa.model import Instruction, Isa, Kind, Role
 from virtcheck.isa.semantics import build
 from virtcheck.isa.state import MachineState, Memory
@@ -128,13 +129,20 @@ class MonitorResult:
     budget: Budget
     direct: list[str] = dc_field(default_factory=list)  #: instructions efficiency proved run directly
 
+    where: Optional[Location] = None  #: the partition's declaration (``Isa.partition``)
+
+    @property
+    def verdict(self) -> Verdict:
+        """The three properties, combined by the one rule (``verdict.combine``)."""
+        return combine(p.verdict for p in (self.equivalence, self.isolation, self.efficiency))
+
     @property
     def holds(self) -> Optional[bool]:
-        vals = [p.holds for p in (self.equivalence, self.isolation, self.efficiency)]
-        return False if False in vals else None if None in vals else True
+        return self.verdict.as_bool()
 
     def to_json(self) -> dict[str, Any]:
-        return {"isa": self.isa, "monitor": self.monitor, "holds": self.holds,
+        return {"isa": self.isa, "monitor": self.monitor, "holds": self.holds, "verdict": self.verdict.value,
+                "location": self.where.to_json() if self.where else None,
                 "equivalence": self.equivalence.to_json(), "isolation": self.isolation.to_json(),
                 "efficiency": self.efficiency.to_json(), "assumptions": self.assumptions,
                 "direct": self.direct, "budget": self.budget.to_json()}
@@ -235,8 +243,8 @@ def _fetch_constraints(f: IsaFacts, s: _Setting, ins: Instruction, ops: dict) ->
     """V fetches ``ins`` with ``ops``: the fetch translates and the code memory holds its word
     (its pattern's cells, for a variable-length ISA)."""
     isa = f.isa
-    fx = sym_effects(isa.fetch_effects, s.V, {})  # type: ignore[attr-defined]
-    addr = fx.tr.bv(isa.fetch_effects.result)  # type: ignore[attr-defined]
+    fx = sym_effects(isa.derived.fetch_effects, s.V, {})
+    addr = fx.tr.bv(isa.derived.fetch_effects.result)
     code = s.V.memories[isa.code_memory]
     if isa.variable:
         cells = _pattern_cells(isa, ins, ops)
@@ -265,8 +273,8 @@ def _real_fetch_constraints(f: IsaFacts, s: _Setting, ins: Instruction, ops: dic
     mem = hw.memories[code]  # type: ignore[index]
     vaddr = E.Operand.make("vaddr", mem.addr_width)
     eff = build(hw, lambda m: m.translate(vaddr, 1, "fetch", code))
-    vfx = sym_effects(f.isa.fetch_effects, s.V, {})  # type: ignore[attr-defined]
-    vpc = vfx.tr.bv(f.isa.fetch_effects.result)  # type: ignore[attr-defined]
+    vfx = sym_effects(f.isa.derived.fetch_effects, s.V, {})
+    vpc = vfx.tr.bv(f.isa.derived.fetch_effects.result)
     rpc = z3.Extract(mem.addr_width - 1, 0, s.R.fields[hw.pc_name]) if s.R.fields[hw.pc_name].size() > \
         mem.addr_width else s.R.fields[hw.pc_name]
     n = ins.length if hw.variable else hw.units_per_word
@@ -382,10 +390,8 @@ def _resource_queries(f: IsaFacts, ins: Instruction, policy: P.Policy = _TE) -> 
     return queries
 
 
-def _decide_all(queries: list[list], budget: Budget) -> Verdict:
-    verdicts = [_decide(q, budget)[0] for q in queries]
-    return Verdict.FAILS if Verdict.FAILS in verdicts else Verdict.UNKNOWN if Verdict.UNKNOWN in verdicts \
-        else Verdict.HOLDS
+def _decide_all(queries: list[list], budget: Budget, session: Optional[Session] = None) -> Verdict:
+    return combine(_decide(q, budget, session)[0] for q in queries)
 
 
 def _local_respect_query(f: IsaFacts, ins: Instruction, policy: P.Policy = _TE) -> list:
@@ -497,8 +503,8 @@ def _witness(f: IsaFacts, ins: Instruction, s: _Setting, ops: dict, model: z3.Mo
 
 # --- the check ---------------------------------------------------------------------------
 
-def _decide(q: list, budget: Budget) -> tuple[Verdict, Optional[z3.ModelRef]]:
-    ans = solve(q, budget)
+def _decide(q: list, budget: Budget, session: Optional[Session] = None) -> tuple[Verdict, Optional[z3.ModelRef]]:
+    ans = solve(q, budget, session)
     if ans.result == "sat":
         return Verdict.FAILS, ans.model
     if ans.result == "unsat":
@@ -507,43 +513,46 @@ def _decide(q: list, budget: Budget) -> tuple[Verdict, Optional[z3.ModelRef]]:
 
 
 def _aggregate(name: str, per: dict[str, dict[str, Verdict]], witnesses: dict) -> PropertyResult:
-    violations = [m for m, c in per.items() if Verdict.FAILS in c.values()]
-    undecided = [m for m, c in per.items() if m not in violations and Verdict.UNKNOWN in c.values()]
-    verdict = Verdict.FAILS if violations else Verdict.UNKNOWN if undecided else Verdict.HOLDS
-    return PropertyResult(name, verdict, violations, undecided, witnesses,
+    """Each instruction's conditions, then the instructions, combined by the one rule."""
+    standing = {m: combine(c.values()) for m, c in per.items()}
+    violations = [m for m, v in standing.items() if v is Verdict.FAILS]
+    undecided = [m for m, v in standing.items() if v in (Verdict.UNKNOWN, Verdict.VACUOUS)]
+    return PropertyResult(name, combine(standing.values()), violations, undecided, witnesses,
                           {m: {k: v.value for k, v in c.items()} for m, c in per.items()})
 
 
 def _commutes(f: IsaFacts, ins: Instruction, budget: Budget,
-              policy: P.Policy = _TE) -> tuple[Verdict, Optional[MonitorWitness]]:
+              policy: P.Policy = _TE, session: Optional[Session] = None) -> tuple[Verdict, Optional[MonitorWitness]]:
     """Equivalence of one instruction's direct branch. The query leaves V's cells past its
     partition free (`_Setting`); when a counterexample needs them (its witness does not
     replay: the concrete VM reads 0 there), the exact query decides, so a failure is never
     built on memory the VM does not have."""
+    session = session or Session()
     q, s, ops = _equivalence_query(f, ins, policy=policy)
-    v, model = _decide(q, budget)
+    v, model = _decide(q, budget, session)
     if model is None:
         return v, None
     w = _witness(f, ins, s, ops, model)
     if w.replayed:
         return v, w
     q, s, ops = _equivalence_query(f, ins, exact=True, policy=policy)
-    v, model = _decide(q, budget)
+    v, model = _decide(q, budget, session)
     return v, (_witness(f, ins, s, ops, model) if model is not None else None)
 
 
-def _equivalent(f: IsaFacts, ins: Instruction, budget: Budget,
-                policy: P.Policy) -> tuple[dict[str, Verdict], Optional[MonitorWitness]]:
+def _equivalent(f: IsaFacts, ins: Instruction, budget: Budget, policy: P.Policy,
+                session: Optional[Session] = None) -> tuple[dict[str, Verdict], Optional[MonitorWitness]]:
     """Equivalence of one instruction on every branch the policy can take: ``commutes``
     (direct) unless it never runs directly, ``interpreted`` unless it always does."""
     out: dict[str, Verdict] = {}
     witness = None
+    session = session or Session()
     gate = P.constant(policy.runs_directly(f.isa))
     if gate is not False:
-        out["commutes"], witness = _commutes(f, ins, budget, policy)
+        out["commutes"], witness = _commutes(f, ins, budget, policy, session)
     if gate is not True:
         s = _Setting(f, "", exact_memory=True, policy=policy)
-        v, model = _decide(_interpreted_query(f, ins, policy), budget)
+        v, model = _decide(_interpreted_query(f, ins, policy), budget, session)
         out["interpreted"] = v
         if model is not None and witness is None:
             witness = _witness(f, ins, s, operand_vars(ins), model, "is interpreted")
@@ -583,24 +592,25 @@ def check_monitor(isa: Isa, budget: Budget = Budget(), policy: Union[str, P.Poli
     runs_directly = P.constant(pol.runs_directly(isa)) is not False  # an emulator runs nothing directly
     disjoint = _decide(_disjointness_query(f), budget)[0]
     for ins in isa.instructions:
-        eq[ins.mnemonic], w = _equivalent(f, ins, budget, pol)
+        session = Session()  # the instruction's own Z3 context (see Session)
+        eq[ins.mnemonic], w = _equivalent(f, ins, budget, pol, session)
         if w is not None:
             eq_w[ins.mnemonic] = w
-        resource = _decide_all(_resource_queries(f, ins, pol), budget)
+        resource = _decide_all(_resource_queries(f, ins, pol), budget, session)
         if resource is Verdict.HOLDS and disjoint is Verdict.HOLDS:
             respect = Verdict.HOLDS  # writes stay in the own partition, which no other overlaps
         else:
-            respect = _decide(_local_respect_query(f, ins, pol), budget)[0]
+            respect = _decide(_local_respect_query(f, ins, pol), budget, session)[0]
         iso[ins.mnemonic] = {
             "resource_control": resource,
             "local_respect": respect,
-            "output_consistency": _decide(_output_consistency_query(f, ins, pol), budget)[0],
-            "step_consistency": _decide(_step_consistency_query(f, ins, pol), budget)[0],
+            "output_consistency": _decide(_output_consistency_query(f, ins, pol), budget, session)[0],
+            "step_consistency": _decide(_step_consistency_query(f, ins, pol), budget, session)[0],
         }
         if needs_emulation(ins):
             eff[ins.mnemonic] = {}
         else:
-            v = _decide(_efficiency_query(f, ins, pol), budget)[0]
+            v = _decide(_efficiency_query(f, ins, pol), budget, session)[0]
             eff[ins.mnemonic] = {"runs_directly": v}
             if v is Verdict.HOLDS and runs_directly:
                 direct.append(ins.mnemonic)
@@ -621,4 +631,4 @@ def check_monitor(isa: Isa, budget: Budget = Budget(), policy: Union[str, P.Poli
     ]
     return MonitorResult(isa.name, pol.name, _aggregate("equivalence", eq, eq_w),
                          _aggregate("isolation", iso, {}), _aggregate("efficiency", eff, {}),
-                         assumptions, budget, direct)
+                         assumptions, budget, direct, where=locate(isa.declared_at.get("partition")))

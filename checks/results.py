@@ -1,11 +1,17 @@
 """The result model of ``virtcheck check``: plain data that reports render.
 
-A property of an instruction is ``True``, ``False`` or ``None`` (not decided: the solver
-answered unknown, or the precondition was vacuous -- ``reason`` says which). ``how`` says
-what decided it: ``z3`` (a solver proof or model) or ``static`` (the read/write sets
-already rule it out, which is also a proof). Every ``True`` of an existential property
-and every ``False`` of ``privileged`` carries a witness that replays on the concrete
-backend.
+Every result has one :class:`Verdict` (``checks/verdict.py``: holds / fails / unknown /
+vacuous) and every combination of results uses its one rule (``verdict.combine``): a
+property of an instruction (HOLDS: the instruction has it, proved; FAILS: proved not to
+have it), an instruction's standing under each theorem, a theorem, an ISA, a run. ``how``
+says what decided a property: ``z3`` (a solver proof or model), ``static`` (the
+read/write sets already rule it out, which is also a proof) or ``derived`` (from other
+properties). Every existential property that holds and every ``privileged`` that fails
+carries a witness that replays on the concrete backend.
+
+Every result also carries the :class:`Location` of the declaration it is about: the
+instruction's decorator line, the ``Isa(...)`` call for a theorem or an ISA, the
+``guest(...)`` call for a property vacuous under the guest configuration.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field as dc_field
 from typing import Any, Optional
 
-from virtcheck.checks.verdict import Verdict
+from virtcheck.checks.verdict import Verdict, combine, exit_code
+from virtcheck.isa.location import Location
 from virtcheck.isa.state import MachineState, Outcome
 
 #: the per-instruction properties, in report order (keys of InstructionResult.props)
@@ -28,6 +35,26 @@ PROPERTIES = [
     "sensitive",
     "innocuous",
 ]
+
+
+#: the monitor properties ``check --vmm`` proves, in report order
+MONITOR_PROPERTIES = ["equivalence", "isolation", "efficiency"]
+
+
+def verdict_of(result: Any) -> Verdict:
+    """A result's verdict: its ``verdict`` if it is a :class:`Verdict`, else read from a
+    three-valued ``holds``; UNKNOWN when it has neither (or is None: never a pass)."""
+    v = getattr(result, "verdict", None)
+    if isinstance(v, Verdict):
+        return v
+    holds = getattr(result, "holds", None)
+    return Verdict.of(holds) if holds in (True, False) else Verdict.UNKNOWN
+
+
+def monitor_verdict(monitor: Any) -> Verdict:
+    """The monitor's properties (:data:`MONITOR_PROPERTIES`, read by :func:`verdict_of`),
+    combined by the one rule; a property the monitor result lacks counts as unknown."""
+    return combine(verdict_of(getattr(monitor, name, None)) for name in MONITOR_PROPERTIES)
 
 
 @dataclass
@@ -59,13 +86,28 @@ class Witness:
 
 @dataclass
 class PropertyResult:
-    value: Optional[bool]
+    """Whether an instruction has one property. ``verdict`` may be given as a bool (or
+    None for unknown) for brevity; it is always stored as a :class:`Verdict`."""
+
+    verdict: Verdict
     how: str = "z3"  #: "z3" | "static" | "derived"
     witness: Optional[Witness] = None
-    reason: str = ""  #: why value is None (solver reason, vacuity), or a static argument
+    reason: str = ""  #: why it is unknown (the solver's reason) or vacuous, or a static argument
+    where: Optional[Location] = None  #: the declaration a vacuous precondition comes from
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.verdict, Verdict):
+            self.verdict = Verdict.of(self.verdict)
+
+    @property
+    def value(self) -> Optional[bool]:
+        """True / False when decided, None when unknown or vacuous."""
+        return self.verdict.as_bool()
 
     def to_json(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"value": self.value, "how": self.how}
+        d: dict[str, Any] = {"value": self.value, "verdict": self.verdict.value, "how": self.how}
+        if self.where is not None:
+            d["location"] = self.where.to_json()
         if self.reason:
             d["reason"] = self.reason
         if self.witness is not None:
@@ -84,9 +126,27 @@ class InstructionResult:
     flows: list[str] = dc_field(default_factory=list)  #: "src -> dst" explanations
     queries: int = 0
     seconds: float = 0.0
+    where: Optional[Location] = None  #: the instruction's declaration
 
     def value(self, prop: str) -> Optional[bool]:
         return self.props[prop].value
+
+    def under(self, theorem_prop: str) -> Verdict:
+        """The instruction's standing under the theorem "every ``theorem_prop`` instruction
+        is privileged": HOLDS if it lacks the property or is privileged, FAILS if it has it
+        and is not privileged; otherwise the deciding property's verdict (UNKNOWN, or
+        VACUOUS when one was vacuous and nothing unknown)."""
+        s, p = self.props[theorem_prop].verdict, self.props["privileged"].verdict
+        if s is Verdict.FAILS or p is Verdict.HOLDS:
+            return Verdict.HOLDS
+        if s is Verdict.HOLDS and p is Verdict.FAILS:
+            return Verdict.FAILS
+        return combine(v for v in (s, p) if v in (Verdict.UNKNOWN, Verdict.VACUOUS))
+
+    @property
+    def verdict(self) -> Verdict:
+        """The instruction under both theorems (sensitive and user-sensitive ⊆ privileged)."""
+        return combine([self.under("sensitive"), self.under("user_sensitive")])
 
     def witnesses(self) -> list[Witness]:
         return [p.witness for p in self.props.values() if p.witness is not None]
@@ -99,21 +159,25 @@ class TheoremResult:
     number: str
     verdict: Verdict
     violations: list[str]  #: instructions proved to break the inclusion
-    undecided: list[str] = dc_field(default_factory=list)  #: instructions with an unknown verdict
+    undecided: list[str] = dc_field(default_factory=list)  #: instructions unknown or vacuous under it
     statement: str = ""
+    where: Optional[Location] = None  #: the ISA's declaration
 
     @property
     def holds(self) -> Optional[bool]:
         return self.verdict.as_bool()
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        d = {
             "holds": self.holds,
             "verdict": self.verdict.value,
             "violations": list(self.violations),
             "undecided": list(self.undecided),
             "statement": self.statement,
         }
+        if self.where is not None:
+            d["location"] = self.where.to_json()
+        return d
 
 
 @dataclass
@@ -127,7 +191,8 @@ class IsaResult:
     instructions: list[InstructionResult]
     theorems: dict[str, TheoremResult]
     seconds: float = 0.0
-    monitor: Optional[Any] = None  #: set by ``check --vmm``: a MonitorResult
+    monitor: Optional[Any] = None  #: set by ``check --vmm``: a MonitorResult (with a ``verdict``)
+    where: Optional[Location] = None  #: the ISA's declaration (its ``Isa(...)`` call)
 
     def instruction(self, mnemonic: str) -> InstructionResult:
         for i in self.instructions:
@@ -136,14 +201,17 @@ class IsaResult:
         raise KeyError(mnemonic)
 
     @property
+    def theorem_verdict(self) -> Verdict:
+        """The theorems alone, combined."""
+        return combine(t.verdict for t in self.theorems.values())
+
+    @property
     def verdict(self) -> Verdict:
-        """FAILS if a theorem fails, else UNKNOWN if one is unknown, else HOLDS."""
-        vs = [t.verdict for t in self.theorems.values()]
-        if Verdict.FAILS in vs:
-            return Verdict.FAILS
-        if Verdict.UNKNOWN in vs or Verdict.VACUOUS in vs:
-            return Verdict.UNKNOWN
-        return Verdict.HOLDS
+        """The theorems and, with ``check --vmm``, the monitor's properties, combined."""
+        parts = [self.theorem_verdict]
+        if self.monitor is not None:
+            parts.append(monitor_verdict(self.monitor))
+        return combine(parts)
 
 
 @dataclass
@@ -158,13 +226,10 @@ class CheckRun:
     errors: list[str] = dc_field(default_factory=list)  #: inputs that could not be loaded
 
     @property
+    def verdict(self) -> Verdict:
+        return combine(r.verdict for r in self.results)
+
+    @property
     def exit_code(self) -> int:
-        """2 an input error (the run is incomplete), 1 a theorem fails, 3 inconclusive, 0 all hold."""
-        verdicts = [r.verdict for r in self.results]
-        if self.errors:
-            return 2
-        if Verdict.FAILS in verdicts:
-            return 1
-        if Verdict.UNKNOWN in verdicts:
-            return 3
-        return 0
+        """The one exit-code rule (``verdict.exit_code``) over every ISA's verdict, monitor included."""
+        return exit_code([self.verdict], input_errors=bool(self.errors))

@@ -16,20 +16,15 @@ from virtcheck.isa.concrete import HALT, compiled
 from virtcheck.isa.model import Instruction, Isa, Kind, Role
 from virtcheck.isa.state import MachineState, Memory, Outcome
 
-_translators: dict[tuple, object] = {}
-
-
 def translator(isa: Isa, memory: str):
     """Compiled ``fn(S, *mems, vaddr)`` -> physical address, or a (cause, info) fault."""
-    key = (id(isa), memory)
-    fn = _translators.get(key)
-    if fn is None:
-        from virtcheck.checks.classify import _translation_effects
+    from virtcheck.checks.classify import _translation_effects
 
+    def build():
         eff = _translation_effects(isa, 1, "read", memory)
-        fn = compiled(isa).compile_effects(f"translate_{memory}", eff, ["vaddr"], exits=True, result=True)
-        _translators[key] = fn
-    return fn
+        return compiled(isa).compile_effects(f"translate_{memory}", eff, ["vaddr"], exits=True, result=True)
+
+    return isa.derived.fact(("witness.translator", memory), build)
 
 
 def run(isa: Isa, ins: Instruction, operands: dict[str, int], state: MachineState) -> tuple[Outcome, MachineState]:

@@ -33,6 +33,7 @@ from virtcheck.fuzz.properties import Settings, check
 from virtcheck.fuzz.reference import Reference
 from virtcheck.fuzz.report import FailureRecord, FuzzReport, Histogram
 from virtcheck.fuzz.shrink import shrink
+from virtcheck.hypervisor.policies import DEFAULT as DEFAULT_POLICY
 from virtcheck.isa.model import Isa
 
 #: isolation and encapsulation cases cost several runs: one of each per this many programs
@@ -60,7 +61,7 @@ class CampaignConfig:
     isa: Isa
     isa_ref: str
     seed: int
-    vmm: str = "trap-emulate"
+    vmm: str = DEFAULT_POLICY
     properties: tuple[str, ...] = O.PROPERTIES
     seconds: Optional[float] = 60.0
     examples: Optional[int] = None

@@ -169,7 +169,7 @@ class CaseGenerator:
 
 def _trap_cells(isa: Isa) -> tuple[str, list[int], list[int]]:
     """(a cause, the constant physical cells its trap semantics load, those it stores)."""
-    for cause, eff in isa.trap_effects.items():  # type: ignore[attr-defined]
+    for cause, eff in isa.derived.trap_effects.items():
         loads: set[int] = set()
         for root in eff.roots():
             loads |= {n.addr.value for n in E.walk(root) if isinstance(n, E.Load) and isinstance(n.addr, E.Const)}
@@ -179,15 +179,12 @@ def _trap_cells(isa: Isa) -> tuple[str, list[int], list[int]]:
     return "", [], []
 
 
-_fit_cache: dict[int, tuple[Isa, list[str]]] = {}
-
-
 def _fit_fields(isa: Isa) -> list[str]:
-    hit = _fit_cache.get(id(isa))
-    if hit is None or hit[0] is not isa:
+    def build() -> list[str]:
         reads = field_reads(isa, [facts(isa).fits_expression()])
-        hit = _fit_cache[id(isa)] = (isa, [n for n in isa.fields if n in reads])
-    return hit[1]
+        return [n for n in isa.fields if n in reads]
+
+    return isa.derived.fact("casegen.fit_fields", build)
 
 
 def fit_state(isa: Isa, st: MachineState, size: int, rng: random.Random) -> MachineState:

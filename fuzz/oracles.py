@@ -345,7 +345,6 @@ def _schedule(ir: IsolationRig, cases: Sequence[Case], slice_: int, budget: int,
             for i in range(n)], None
 
 
-_iso_rigs: dict[tuple, IsolationRig] = {}
 
 
 def isolation(isa: Isa, case: Case, slice_: int = 4, depth: int = 1, policy: str = DEFAULT_POLICY) -> Result:
@@ -358,10 +357,8 @@ def isolation(isa: Isa, case: Case, slice_: int = 4, depth: int = 1, policy: str
     if len(case.others) < 2:
         raise ValueError("an isolation case needs at least one co-resident guest and its variant")
     runs = [[case, *case.others[:-1]], [case, case.others[-1], *case.others[1:-1]]]
-    key = (id(isa), case.partition_size, len(runs[0]), depth, policy)
-    ir = _iso_rigs.get(key)
-    if ir is None or ir.isa is not isa:
-        ir = _iso_rigs[key] = IsolationRig(isa, case.partition_size, len(runs[0]), depth, policy)
+    ir = isa.derived.fact(("fuzz.isolation_rig", case.partition_size, len(runs[0]), depth, policy),
+                          lambda: IsolationRig(isa, case.partition_size, len(runs[0]), depth, policy))
     finals = []
     for guests in runs:
         final, _ = _schedule(ir, guests, slice_, case.budget)

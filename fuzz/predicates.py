@@ -57,7 +57,6 @@ class PredicateSpace:
         return bool(self._check(S, *([None] * self._n_memories)))
 
 
-_cache: dict[tuple[int, str], tuple[Isa, PredicateSpace]] = {}
 
 
 def resolve(isa: Isa, mode: Optional[str]) -> Optional[tuple[str, Callable]]:
@@ -94,13 +93,7 @@ def space(isa: Isa, mode: Optional[str]) -> Optional[PredicateSpace]:
     if resolved is None:
         return None
     label, fn = resolved
-    key = (id(isa), label)
-    hit = _cache.get(key)
-    if hit is not None and hit[0] is isa:
-        return hit[1]
-    sp = _build(isa, label, fn)
-    _cache[key] = (isa, sp)
-    return sp
+    return isa.derived.fact(("fuzz.space", label), lambda: _build(isa, label, fn))
 
 
 def _build(isa: Isa, label: str, fn: Callable) -> PredicateSpace:
@@ -113,10 +106,14 @@ def _build(isa: Isa, label: str, fn: Callable) -> PredicateSpace:
         )
     read = field_reads(isa, [expr])
     fields = tuple(n for n in isa.fields if n in read)
-    sym = SymState(isa, "fuzz.")
-    solver = z3.Solver()
+    # A fresh Z3 context (as checks.verdict.Session): the sample drawn from must not depend
+    # on whatever else this process asked Z3 before.
+    ctx = z3.Context()
+    base = SymState(isa, "fuzz.")
+    sym_fields = {n: v.translate(ctx) for n, v in base.fields.items()}
+    solver = z3.Solver(ctx=ctx)
     solver.set("rlimit", RLIMIT)
-    solver.add(Translator(sym, {}).bool(expr))
+    solver.add(Translator(base, {}).bool(expr).translate(ctx))
     found: list[tuple[int, ...]] = []
     exact = False
     while len(found) < MAX_SOLUTIONS:
@@ -127,12 +124,12 @@ def _build(isa: Isa, label: str, fn: Callable) -> PredicateSpace:
         if verdict != z3.sat:
             break  # unknown: what was found is a sample, never read as "no more"
         model = solver.model()
-        vals = tuple(model.eval(sym.fields[n], model_completion=True).as_long() for n in fields)
+        vals = tuple(model.eval(sym_fields[n], model_completion=True).as_long() for n in fields)
         found.append(vals)
         if not fields:
             exact = True
             break
-        solver.add(z3.Or(*[sym.fields[n] != v for n, v in zip(fields, vals)]))
+        solver.add(z3.Or(*[sym_fields[n] != v for n, v in zip(fields, vals)]))
     if not found:
         why = "is unsatisfiable" if exact else "could not be satisfied within the solver's budget"
         raise InvalidArgument(f"ISA '{isa.name}': {label} {why}, so no state can be drawn in it")
@@ -152,12 +149,7 @@ def fit_space(isa: Isa, size: int) -> PredicateSpace:
     isa.finalize()
     if isa.partition_fits_fn is None:
         raise InvalidArgument(f"ISA '{isa.name}' declares no partition fit condition (Isa.partition)")
-    key = (id(isa), f"fits {size}")
-    hit = _cache.get(key)
-    if hit is not None and hit[0] is isa:
-        return hit[1]
     w = min(m.addr_width for m in isa.memories.values())
-    sp = _build(isa, f"the partition fit for {size} cells",
-                lambda m: isa.partition_fits_fn(m, E.Const.make(size, w)))  # type: ignore[misc]
-    _cache[key] = (isa, sp)
-    return sp
+    return isa.derived.fact(("fuzz.fit_space", size), lambda: _build(
+        isa, f"the partition fit for {size} cells",
+        lambda m: isa.partition_fits_fn(m, E.Const.make(size, w))))  # type: ignore[misc]

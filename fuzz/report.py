@@ -11,6 +11,7 @@ from dataclasses import dataclass, field as dc_field
 from typing import Any, Optional
 
 from virtcheck import __version__
+from virtcheck.checks.verdict import Verdict, combine, exit_code
 from virtcheck.fuzz.case import Case
 from virtcheck.fuzz.oracles import Failure
 from virtcheck.isa.model import Isa
@@ -140,14 +141,18 @@ class FuzzReport:
         return self.pairs_per_second / max(1, self.workers)
 
     @property
+    def verdict(self) -> Verdict:
+        """FAILS when a property failed; UNKNOWN when a worker raised (the campaign did not
+        run as asked); else HOLDS -- which, for a campaign, means only "no divergence found
+        in the programs run" (see :meth:`summary`), never a proof."""
+        return combine([Verdict.FAILS if self.failures else Verdict.HOLDS,
+                        Verdict.UNKNOWN if self.worker_errors else Verdict.HOLDS])
+
+    @property
     def exit_code(self) -> int:
-        """1 a property failed; else 2 an input did not load (the corpus); else 3 a worker
-        raised (the campaign did not run as asked: inconclusive); else 0."""
-        if self.failures:
-            return 1
-        if self.errors:
-            return 2
-        return 3 if self.worker_errors else 0
+        """The one exit-code rule (``checks.verdict.exit_code``): 2 when a corpus input did
+        not load (the campaign is incomplete), else by :attr:`verdict`."""
+        return exit_code([self.verdict], input_errors=bool(self.errors))
 
     def efficiency(self) -> dict[str, Any]:
         n = sum(self.ratio_hist)

@@ -32,15 +32,13 @@ STEP, HYPERVISOR = "step", "hypervisor"
 END_HALT, END_BUDGET = "halt", "budget"
 
 
-_step_loops: dict[int, tuple[CompiledIsa, Callable]] = {}
-
-
 def _step_loop(c: CompiledIsa) -> Callable:
     """``run(S, mems, budget) -> (result, executed, on_fetch)``: fetch through the ISA's
     translation, decode through the backend's per-word cache of compiled steps, step."""
-    hit = _step_loops.get(id(c))
-    if hit is not None and hit[0] is c:
-        return hit[1]
+    return c.isa.derived.fact("fuzz.step_loop", lambda: _build_step_loop(c))
+
+
+def _build_step_loop(c: CompiledIsa) -> Callable:
     isa = c.isa
     lay = c.layout
     margs = ", ".join(lay.mem_param(m) for m in lay.memories)
@@ -72,7 +70,6 @@ def run(S, mems, budget):
 """
     ns: dict[str, Any] = {"_fetch": c.fetch, "_cache": c._cache, "_step_for": c.step_for}
     exec(compile(src, f"<virtcheck:fuzz-steploop:{isa.name}>", "exec"), ns)
-    _step_loops[id(c)] = (c, ns["run"])
     return ns["run"]
 
 
@@ -210,7 +207,6 @@ class Rig:
         return [b[base:end] for b in self._backing]
 
 
-_rigs: dict[tuple[int, int, int, str, str], Rig] = {}
 #: the hardware rigs are built on unless a caller names one (a campaign sets it per process)
 default_hardware = STEP
 
@@ -219,8 +215,4 @@ def rig(isa: Isa, size: int, depth: int = 1, hardware: Optional[str] = None, pol
     """The (cached, per process) rig for ``isa`` with a ``size``-cell partition under
     ``depth`` monitors of ``policy`` (a registered name)."""
     hw = hardware or default_hardware
-    key = (id(isa), size, depth, hw, policy)
-    r = _rigs.get(key)
-    if r is None or r.isa is not isa:
-        r = _rigs[key] = Rig(isa, size, depth, hw, policy)
-    return r
+    return isa.derived.fact(("fuzz.rig", size, depth, hw, policy), lambda: Rig(isa, size, depth, hw, policy))

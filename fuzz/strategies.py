@@ -50,6 +50,8 @@ def _biased(edges: Sequence[int], limit: int) -> st.SearchStrategy[int]:
 def _operand(o: OperandDecl) -> st.SearchStrategy[int]:
     if o.kind == "reg":
         return st.integers(0, o.domain_size - 1)
+    if o.zeros:  # bits the encoding cannot hold (see OperandDecl.zeros)
+        return _biased(values.operand_edges(o), o.domain_size).map(lambda v, z=o.zeros: v & ~z)
     return _biased(values.operand_edges(o), o.domain_size)
 
 

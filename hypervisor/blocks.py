@@ -225,12 +225,6 @@ class BlockCompiler:
         return Block(start, cells, tuple(ins.mnemonic for _, ins, _ in words), ns[name], first)
 
 
-_compilers: dict[int, BlockCompiler] = {}
-
-
 def block_compiler(c: CompiledIsa) -> BlockCompiler:
     """The (cached) block compiler of a compiled ISA."""
-    bc = _compilers.get(id(c))
-    if bc is None or bc.c is not c:
-        bc = _compilers[id(c)] = BlockCompiler(c)
-    return bc
+    return c.isa.derived.fact("blocks.compiler", lambda: BlockCompiler(c))

@@ -175,15 +175,9 @@ class VariableFetch:
         return hit, "<fetch>", True
 
 
-_fetchers: dict[int, VariableFetch] = {}
-
-
 def variable_fetch(c: CompiledIsa) -> VariableFetch:
     """The (cached) fetch and decode of a compiled variable-length ISA."""
-    f = _fetchers.get(id(c))
-    if f is None or f.c is not c:
-        f = _fetchers[id(c)] = VariableFetch(c)
-    return f
+    return c.isa.derived.fact("fetch.variable", lambda: VariableFetch(c))
 
 
 class DecodeTable:

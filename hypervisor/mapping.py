@@ -372,15 +372,9 @@ def trap_addresses_computed(isa: Isa) -> bool:
     return any(not isinstance(a, E.Const) for a in _trap_addresses(isa))
 
 
-_facts: dict[int, IsaFacts] = {}
-
-
 def facts(isa: Isa) -> IsaFacts:
-    """The (cached) facts of ``isa``."""
-    f = _facts.get(id(isa))
-    if f is None or f.isa is not isa:
-        f = _facts[id(isa)] = IsaFacts(isa)
-    return f
+    """The facts of ``isa``, built once (a fact of ``isa.derived``)."""
+    return isa.derived.fact("mapping.facts", lambda: IsaFacts(isa))
 
 
 Composer = Callable[[list[int], list[int], Partition], None]

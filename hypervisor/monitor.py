@@ -309,16 +309,10 @@ def _word(isa: Any, code: Any, a: int) -> int:
     return w
 
 
-_steps: dict[int, tuple[Any, dict[int, tuple[Any, str]]]] = {}
-
-
 def _decode_table(c: Any) -> dict[int, tuple[Any, str]]:
     """Word -> (compiled step, mnemonic) of one compiled ISA, shared by every VM: a trap at
     the top of a stack is decoded again at every level under it."""
-    hit = _steps.get(id(c))
-    if hit is None or hit[0] is not c:
-        hit = _steps[id(c)] = (c, {})
-    return hit[1]
+    return c.isa.derived.fact("monitor.decode_table", dict)
 
 
 def _decoded(c: Any, w: int) -> tuple[Any, str]:

@@ -241,15 +241,9 @@ class NativeRunner:
         return ("halt" if end == END_HALT else "budget"), steps.value, events, account
 
 
-_runners: dict[int, NativeRunner] = {}
-
-
 def runner(isa: Isa) -> NativeRunner:
     """The (cached, per process) native runner of ``isa`` (raises NativeUnavailable)."""
-    r = _runners.get(id(isa))
-    if r is None or r.isa is not isa:
-        r = _runners[id(isa)] = NativeRunner(isa)
-    return r
+    return isa.derived.fact("native.runner", lambda: NativeRunner(isa))
 
 
 __all__ = ["HALT", "OK", "TRAP", "NativeRunner", "NativeUnavailable", "runner", "source", "unsupported"]

@@ -23,16 +23,14 @@ from virtcheck.hypervisor.stop import BUDGET, HALTED, TRAP, RawStop
 #: ``direct(S, budget, tally=None) -> RawStop`` (`stop.RawStop`)
 RunLoop = Callable[..., RawStop]
 
-_factories: dict[int, tuple[CompiledIsa, Callable]] = {}
-
-
 def _factory(c: CompiledIsa) -> Callable:
     """``make(blocks, build, mems, own) -> direct``: the run loop's source, compiled once
     per ISA; ``direct(S, budget, T=None) -> RawStop`` runs on ``mems`` and counts into
     ``T`` (default ``own``)."""
-    hit = _factories.get(id(c))
-    if hit is not None and hit[0] is c:
-        return hit[1]
+    return c.isa.derived.fact("runloop.factory", lambda: _build_factory(c))
+
+
+def _build_factory(c: CompiledIsa) -> Callable:
     lay = c.layout
     isa = c.isa
     mems = ", ".join(lay.mem_param(m) for m in lay.memories)
@@ -84,7 +82,6 @@ def make(blocks, build, mems, own):
 """
     ns.update(_TRAP=TRAP, _HALTED=HALTED, _BUDGET=BUDGET)
     exec(compile(src, f"<virtcheck:runloop:{isa.name}>", "exec"), ns)
-    _factories[id(c)] = (c, ns["make"])
     return ns["make"]
 
 

@@ -74,9 +74,9 @@ def encode_units(isa: Isa, ins: Instruction, values: Iterable[int]) -> list[int]
     values = list(values)
     if isa.variable:
         for o, v in zip(ins.operands, values):
-            if not 0 <= v < o.domain_size:
-                raise IsaError(f"operand '{o.name}' value {v} is outside its domain (0..{o.domain_size - 1})",
-                               instruction=ins.mnemonic)
+            if not 0 <= v < o.domain_size or v & o.zeros:
+                raise IsaError(f"operand '{o.name}' value {v} is outside its domain (0..{o.domain_size - 1}"
+                               + (f", bits {o.zeros:#x} clear)" if o.zeros else ")"), instruction=ins.mnemonic)
         return _split(isa, ins.pattern.encode(dict(zip((o.name for o in ins.operands), values))))
     word = encode(isa, ins, values)
     units = isa.units_per_word
@@ -123,7 +123,7 @@ def decode_units(isa: Isa, units: list[int]) -> Optional[tuple[Instruction, tupl
         for u in units[:n]:
             word = (word << cell) | u
         return decode(isa, word)
-    hit = isa.decoder.decode(_join(isa, units))  # type: ignore[attr-defined]
+    hit = isa.derived.decoder.decode(_join(isa, units))
     if hit is None:
         return None
     k, vals = hit
@@ -214,9 +214,6 @@ def _literal(text: str) -> str:
     return r"\s*".join(parts) if text.strip() else (r"\s+" if text else "")
 
 
-_templates: dict[int, _Templates] = {}
-
-
 def _operand_value(isa: Isa, ins: Instruction, o: OperandDecl, text: str, here: int, labels: dict[str, int],
                    source: str, line: int) -> int:
     if o.kind == "reg":
@@ -242,15 +239,16 @@ def _operand_value(isa: Isa, ins: Instruction, o: OperandDecl, text: str, here: 
     if v >= o.domain_size:
         raise AsmError(f"{ins.mnemonic}: operand '{o.name}' value {text} is outside its domain", source=source,
                        line=line)
+    if v & o.zeros:
+        raise AsmError(f"{ins.mnemonic}: operand '{o.name}' value {text} has bits {v & o.zeros:#x} set, which "
+                       f"its encoding cannot hold", source=source, line=line)
     return v
 
 
 def assemble(isa: Isa, text: str, *, origin: int = 0, source: str = "<program>") -> Program:
     """Two passes: choose each line's form and collect labels, then encode. Errors name the line."""
     isa.finalize()
-    tpl = _templates.get(id(isa))
-    if tpl is None:
-        tpl = _templates[id(isa)] = _Templates(isa)
+    tpl = isa.derived.fact("asm.templates", lambda: _Templates(isa))
     # (line, address, text, form, match)
     stmts: list[tuple[int, int, str, Optional[Instruction], Optional[re.Match]]] = []
     labels: dict[str, int] = {}

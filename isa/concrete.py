@@ -355,9 +355,9 @@ class CompiledIsa:
         for ins in isa.instructions:
             self.factories.append(self._factory(ins, dump))
         self.trap_entry: dict[str, Callable] = {}
-        for cname, eff in isa.trap_effects.items():  # type: ignore[attr-defined]
+        for cname, eff in isa.derived.trap_effects.items():
             self.trap_entry[cname] = self._plain(f"trap_{cname}", eff, ["info"], dump)
-        self.fetch = self._plain("fetch", isa.fetch_effects, [], dump, exits=True, result=True)  # type: ignore[attr-defined]
+        self.fetch = self._plain("fetch", isa.derived.fetch_effects, [], dump, exits=True, result=True)
         self._cache: dict[int, Callable] = {}
         self.n = len(isa.instructions)
         self.opshift = isa.word - isa.opcode_width
@@ -417,13 +417,6 @@ class CompiledIsa:
         return self.sources[name]
 
 
-_compiled: dict[int, CompiledIsa] = {}
-
-
 def compiled(isa: Isa) -> CompiledIsa:
-    """The (cached) compiled backend of ``isa``."""
-    c = _compiled.get(id(isa))
-    if c is None or c.isa is not isa:
-        c = CompiledIsa(isa)
-        _compiled[id(isa)] = c
-    return c
+    """The compiled backend of ``isa``, built once (a fact of ``isa.derived``)."""
+    return isa.derived.fact("concrete.compiled", lambda: CompiledIsa(isa))

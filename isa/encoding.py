@@ -17,6 +17,21 @@ for m68k words), most significant bit first within a unit:
 ``{imm:32}``
     an operand filling whole units, in the ISA's byte order (``endian``).
 
+A ``{name:width}`` field takes the operand's next ``width`` bits, lowest first in text
+order. Where a manual permutes an operand's bits across the word (RISC-V's B-, J- and
+S-type immediates), a unit names them as **bit slices** in the style of the Sail models,
+items optionally joined by ``@``::
+
+    [imm[12] @ imm[10..5] @ {rs2:5} @ {rs1:5} @ 000 @ imm[4..1] @ imm[11] @ 1100011]
+
+``name[hi..lo]`` (also ``name[hi:lo]``, ``{name[hi..lo]}``) places operand bits hi..lo
+there, ``name[i]`` one bit; binary literals may be written ``0b1100011``. An operand is
+given either as ``{name:width}`` pieces or as slices, never both; its slices must not
+overlap, its width is its highest placed bit + 1, and bits no slice places (``imm[0]``
+of a branch offset) are always zero: the encoder refuses a value with one of them set
+and the finalized operand records them (``OperandDecl.zeros``), so the assembler, the
+solver's operand domain and the generators all derive from this one declaration.
+
 An instruction form has one pattern and so one length; addressing forms that change the
 length (a ModRM with or without displacement) are separate forms, as the manuals' tables
 list them.
@@ -32,6 +47,9 @@ from virtcheck.isa.errors import IsaError
 from virtcheck.isa.expr import mask
 
 _FIELD = re.compile(r"\{(\w+):(\d+)\}")
+_SLICE = re.compile(r"(\{)?(\w+)\[(\d+)(?:(?:\.\.|:)(\d+))?\](\})?")
+#: one item of a ``[bits]`` unit: a sequential field, a slice, binary digits or ``@``
+_ITEM = re.compile(r"\{\w+:\d+\}|\{?\w+\[\d+(?:(?:\.\.|:)\d+)?\]\}?|0b[01]+|[01]|@")
 
 
 @dataclass(frozen=True)
@@ -56,6 +74,13 @@ class Pattern:
     values: tuple[int, ...]
     slots: tuple[Slot, ...]
     widths: dict[str, int]
+    #: operand -> mask of the operand bits the encoding holds (all of ``widths`` unless
+    #: the operand is given as bit slices that leave some out)
+    covered: dict[str, int] = None  # type: ignore[assignment]
+
+    def zeros(self, name: str) -> int:
+        """Bits of operand ``name`` below its width that no slice places: always zero."""
+        return mask(self.widths[name]) & ~(self.covered or {}).get(name, mask(self.widths[name]))
 
     @property
     def length(self) -> int:
@@ -76,6 +101,11 @@ class Pattern:
         return out
 
     def encode(self, values: dict[str, int]) -> list[int]:
+        for name in self.widths:
+            bad = values[name] & self.zeros(name)
+            if bad:
+                raise IsaError(f"encoding '{self.text}': operand '{name}' value {values[name]:#x} has bits "
+                               f"{bad:#x} set, which the encoding cannot hold (they are always 0)")
         units = list(self.values)
         for s in self.slots:
             units[s.unit] |= ((values[s.operand] >> s.at) & mask(s.bits)) << s.lo
@@ -84,40 +114,23 @@ class Pattern:
 
 def parse(text: str, unit_bits: int, endian: str = "little") -> Pattern:
     """Parse a pattern; raises IsaError naming what is wrong."""
-    tokens = re.findall(r"\[[^\]]*\]|\{\w+:\d+\}|\S+", text)
+    tokens = re.findall(r"\[(?:[^\[\]]|\[[^\[\]]*\])*\]|\{\w+:\d+\}|\S+", text)
     masks: list[int] = []
     values: list[int] = []
     slots: list[Slot] = []
     widths: dict[str, int] = {}
+    sliced: dict[str, int] = {}  # operand given as slices -> the bits placed so far
     for tok in tokens:
         if tok.startswith("["):
-            body = tok[1:-1]
-            items = re.findall(r"\{\w+:\d+\}|[01]", body)
-            if "".join(items) != re.sub(r"\s+", "", body):
-                raise IsaError(f"encoding '{text}': unit '{tok}' may hold only 0, 1 and {{name:width}} fields")
-            total = sum(int(_FIELD.fullmatch(i).group(2)) if i.startswith("{") else 1 for i in items)  # type: ignore[union-attr]
-            if total != unit_bits:
-                raise IsaError(f"encoding '{text}': unit '{tok}' has {total} bits, not {unit_bits}")
-            pos = unit_bits
-            m = v = 0
-            k = len(masks)
-            for item in items:
-                if item.startswith("{"):
-                    name, w = _FIELD.fullmatch(item).groups()  # type: ignore[union-attr]
-                    w = int(w)
-                    pos -= w
-                    at = widths.get(name, 0)
-                    slots.append(Slot(name, k, pos, w, at))
-                    widths[name] = at + w
-                else:
-                    pos -= 1
-                    m |= 1 << pos
-                    v |= int(item) << pos
+            m, v = _bits_unit(text, tok, unit_bits, len(masks), slots, widths, sliced)
             masks.append(m)
             values.append(v)
         elif tok.startswith("{"):
             name, w = _FIELD.fullmatch(tok).groups()  # type: ignore[union-attr]
             w = int(w)
+            if name in sliced:
+                raise IsaError(f"encoding '{text}': operand '{name}' is given both as bit slices and as "
+                               f"{{{name}:width}} pieces")
             if w % unit_bits:
                 raise IsaError(f"encoding '{text}': field {tok} must fill whole {unit_bits}-bit units")
             n = w // unit_bits
@@ -137,7 +150,70 @@ def parse(text: str, unit_bits: int, endian: str = "little") -> Pattern:
             values.append(int(tok, 16))
     if not masks:
         raise IsaError(f"encoding '{text}' is empty")
-    return Pattern(text, unit_bits, tuple(masks), tuple(values), tuple(slots), widths)
+    covered = {n: sliced.get(n, mask(w)) for n, w in widths.items()}
+    return Pattern(text, unit_bits, tuple(masks), tuple(values), tuple(slots), widths, covered)
+
+
+def _bits_unit(text: str, tok: str, unit_bits: int, k: int, slots: list[Slot], widths: dict[str, int],
+               sliced: dict[str, int]) -> tuple[int, int]:
+    """One ``[bits]`` unit, most significant bit first: its fixed (mask, value); operand
+    pieces are appended to ``slots``, widths and slice coverage updated in place."""
+    body = tok[1:-1]
+    items = _ITEM.findall(body)
+    if "".join(items) != re.sub(r"\s+", "", body):
+        raise IsaError(f"encoding '{text}': unit '{tok}' may hold only 0, 1, {{name:width}} fields, "
+                       f"name[hi..lo] slices and @")
+    parsed: list[tuple[str, int, int]] = []  # (operand or "" for fixed bits, width, operand bit / value)
+    sequential = {n for n in widths if n not in sliced}
+    for item in items:
+        if item == "@":
+            continue
+        fm = _FIELD.fullmatch(item)
+        sm = _SLICE.fullmatch(item)
+        if fm:
+            name, w = fm.group(1), int(fm.group(2))
+            if name in sliced:
+                raise IsaError(f"encoding '{text}': operand '{name}' is given both as bit slices and as "
+                               f"{{{name}:width}} pieces")
+            sequential.add(name)
+            parsed.append((name, w, -1))
+        elif sm:
+            brace, name, hi, lo, close = sm.groups()
+            if bool(brace) != bool(close):
+                raise IsaError(f"encoding '{text}': unbalanced braces in '{item}'")
+            hi_i = int(hi)
+            lo_i = hi_i if lo is None else int(lo)
+            if lo_i > hi_i:
+                raise IsaError(f"encoding '{text}': slice '{item}' must name its high bit first")
+            if name in sequential:
+                raise IsaError(f"encoding '{text}': operand '{name}' is given both as bit slices and as "
+                               f"{{{name}:width}} pieces")
+            bits = mask(hi_i - lo_i + 1) << lo_i
+            if sliced.get(name, 0) & bits:
+                raise IsaError(f"encoding '{text}': bits {hi_i}..{lo_i} of operand '{name}' are placed twice")
+            sliced[name] = sliced.get(name, 0) | bits
+            parsed.append((name, hi_i - lo_i + 1, lo_i))
+        else:
+            digits = item[2:] if item.startswith("0b") else item
+            parsed.extend(("", 1, int(d)) for d in digits)
+    total = sum(w for _, w, _ in parsed)
+    if total != unit_bits:
+        raise IsaError(f"encoding '{text}': unit '{tok}' has {total} bits, not {unit_bits}")
+    pos = unit_bits
+    m = v = 0
+    for name, w, at in parsed:
+        pos -= w
+        if not name:
+            m |= 1 << pos
+            v |= at << pos
+        elif at < 0:  # a sequential piece: the operand's next bits
+            at = widths.get(name, 0)
+            slots.append(Slot(name, k, pos, w, at))
+            widths[name] = at + w
+        else:
+            slots.append(Slot(name, k, pos, w, at))
+            widths[name] = max(widths.get(name, 0), at + w)
+    return m, v
 
 
 class Decoder:

@@ -102,5 +102,5 @@ def step(isa: Isa, ins: Instruction, operands: Mapping[str, int], state: Machine
 
 def trap_entry(isa: Isa, cause: str, info: int, state: MachineState) -> MachineState:
     """The state after the ISA's trap semantics for ``cause`` ran on ``state``."""
-    _, new = run_effects(isa, isa.trap_effects[cause], state, {"info": info}, apply_exits=False)  # type: ignore[attr-defined]
+    _, new = run_effects(isa, isa.derived.trap_effects[cause], state, {"info": info}, apply_exits=False)
     return new

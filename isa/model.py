@@ -14,9 +14,12 @@ from __future__ import annotations
 import enum
 import sys
 from dataclasses import dataclass, field as dc_field
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from virtcheck.isa.errors import IsaError
+
+if TYPE_CHECKING:
+    from virtcheck.isa.derived import Derived
 
 
 class Role(enum.Enum):
@@ -125,7 +128,8 @@ class OperandDecl:
     ``signed`` in its assembly syntax and when widened) or ``target`` (an address; with
     ``pcrel`` the encoding holds ``target - pc``). ``limit`` (exclusive) narrows the
     domain below the encoding field's ``2**field`` values; the decoder maps an out-of-domain
-    field value into the domain, so every word still decodes.
+    field value into the domain, so every word still decodes. ``zeros``: the operand bits
+    the encoding leaves out, which every value in the domain has clear.
     """
 
     name: str
@@ -136,6 +140,9 @@ class OperandDecl:
     pcrel: bool = False
     bank: Optional[str] = None
     limit: Optional[int] = None
+    #: bits that are always zero because the encoding does not hold them (a RISC-V branch
+    #: offset's bit 0); set at finalize from the encoding's bit slices
+    zeros: int = 0
 
     @property
     def domain_size(self) -> int:
@@ -227,7 +234,11 @@ class Isa:
         self.timer_enabled_fn: Optional[ModePredicate] = None
         self.timer_period = 0
         self.where = _caller(2)
+        #: where each declaration that is not a field, bank, memory or instruction was made:
+        #: ``mode <name>``, ``guest``, ``translate``, ``on_trap``, ``partition``, ``timer``, ``reset``
+        self.declared_at: dict[str, str] = {}
         self._final = False
+        self._derived: Optional["Derived"] = None  #: set by finalize
         self.derived_from: Optional[str] = None
         #: how a reference executor realises this ISA (see :meth:`reference`)
         self.references: dict[str, dict] = {}
@@ -316,6 +327,7 @@ class Isa:
         if name in self.modes:
             raise IsaError(f"mode '{name}' is declared twice", where=_caller())
         self.modes[name] = predicate
+        self.declared_at[f"mode {name}"] = _caller()
         if supervisor:
             if self.supervisor is not None:
                 raise IsaError(f"two supervisor modes: '{self.supervisor}' and '{name}'", where=_caller())
@@ -325,16 +337,19 @@ class Isa:
         """The guest configuration: the system state a deprivileged guest runs in."""
         self.guest_fn = predicate
         self.guest_doc = doc
+        self.declared_at["guest"] = _caller()
 
     # --- translation and traps -----------------------------------------------------
     def translate(self, fn: Callable) -> Callable:
         """Decorator: ``fn(m, vaddr, units, access) -> (paddr, fault)`` in the language."""
         self.translate_fn = fn
+        self.declared_at["translate"] = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"
         return fn
 
     def on_trap(self, fn: Callable) -> Callable:
         """Decorator: ``fn(m, cause, info)``, the state change a trap makes."""
         self.trap_fn = fn
+        self.declared_at["on_trap"] = f"{fn.__code__.co_filename}:{fn.__code__.co_firstlineno}"
         return fn
 
     # --- monitor support ---------------------------------------------------------
@@ -345,6 +360,7 @@ class Isa:
             if name not in self.fields:
                 raise IsaError(f"reset names undeclared field '{name}'", where=_caller())
         self.reset_fields = dict(fields)
+        self.declared_at["reset"] = _caller()
 
     def partition(self, compose: Callable, *, fits: Callable, doc: str = "", hardware: Optional["Isa"] = None,
                   private: tuple[str, ...] = ()) -> None:
@@ -380,6 +396,7 @@ class Isa:
         self.partition_doc = doc
         self.partition_hardware = hardware
         self.partition_private = tuple(private)
+        self.declared_at["partition"] = _caller()
 
     def timer(self, cause: Cause | str, *, enabled: ModePredicate, period: int, doc: str = "") -> None:
         """An interval timer outside the instruction semantics: after every ``period``
@@ -394,6 +411,7 @@ class Isa:
         self.timer_cause = name
         self.timer_enabled_fn = enabled
         self.timer_period = period
+        self.declared_at["timer"] = _caller()
 
     # --- reference machines -------------------------------------------------------
     def reference(self, name: str, spec: dict) -> None:
@@ -476,24 +494,35 @@ class Isa:
             limit=spec.get("limit"),
         )
 
+    #: attributes that name one ISA object rather than declare the machine: ``derive`` sets
+    #: them anew; every other attribute is a declaration and is copied
+    _IDENTITY = ("name", "doc", "source", "where", "derived_from", "_final", "_derived")
+
     def derive(self, name: str, *, doc: str, source: str = "") -> "Isa":
-        """A copy of this (unfinalized or finalized) ISA under a new name, to add to."""
-        new = Isa(name, word=self.word, doc=doc, source=source, unit=self.unit, endian=self.endian)
+        """A copy of this (unfinalized or finalized) ISA under a new name, to add to.
+
+        Every declaration is copied -- every attribute not in ``_IDENTITY``, whatever it is,
+        so a declaration added to :class:`Isa` later cannot be dropped here by oversight
+        (``tests/core/test_derive.py`` compares them all). Containers are copied one level
+        deep so the new ISA can add to them; instructions are re-declared without what
+        finalize derived from them (opcode, effects, layout), which the copy derives anew.
+        """
+        new = Isa.__new__(Isa)
+        for attr, value in vars(self).items():
+            if attr in self._IDENTITY:
+                continue
+            if attr == "instructions":
+                value = [Instruction(i.mnemonic, i.syntax, i.operands, i.semantics, i.doc, i.where,
+                                     encoding_text=i.encoding_text) for i in value]
+            elif attr == "references":
+                value = {k: dict(v) for k, v in value.items()}
+            elif isinstance(value, (dict, list, set)):
+                value = type(value)(value)
+            setattr(new, attr, value)
+        new.name, new.doc, new.source = name, doc, source
         new.where = _caller()
-        for attr in ("fields", "banks", "composites", "memories", "causes", "modes"):
-            setattr(new, attr, dict(getattr(self, attr)))
-        new.instructions = [
-            Instruction(i.mnemonic, i.syntax, i.operands, i.semantics, i.doc, i.where, encoding_text=i.encoding_text)
-            for i in self.instructions
-        ]
-        for attr in ("opcode_width", "supervisor", "guest_fn", "guest_doc", "pc_name", "code_memory",
-                     "translate_fn", "trap_fn", "partition_fn", "partition_fits_fn", "partition_doc",
-                     "partition_hardware", "partition_private",
-                     "timer_cause", "timer_enabled_fn", "timer_period"):
-            setattr(new, attr, getattr(self, attr))
-        new.reset_fields = dict(self.reset_fields)
-        new.references = {k: dict(v) for k, v in self.references.items()}
         new.derived_from = self.name
+        new._final, new._derived = False, None
         return new
 
     # --- derived views -----------------------------------------------------------
@@ -535,9 +564,33 @@ class Isa:
             return self
         from virtcheck.isa.validate import finalize
 
-        finalize(self)
+        self._derived = finalize(self)
         self._final = True
         return self
+
+    @property
+    def derived(self) -> "Derived":
+        """Everything the declarations imply, built once by :meth:`finalize` (finalizing
+        now if that has not happened): :class:`virtcheck.isa.derived.Derived`."""
+        if self._derived is None:
+            self.finalize()
+        return self._derived  # type: ignore[return-value]
+
+    # Read-only views of the derived object, for the executors that read them on every build.
+    @property
+    def trap_effects(self) -> dict[str, Any]:
+        """Cause name -> trap entry effects (``derived.trap_effects``)."""
+        return self.derived.trap_effects
+
+    @property
+    def fetch_effects(self) -> Any:
+        """The fetch through the translation, as effects (``derived.fetch_effects``)."""
+        return self.derived.fetch_effects
+
+    @property
+    def decoder(self) -> Any:
+        """The variable-length decoder (``derived.decoder``; None for fixed-width ISAs)."""
+        return self.derived.decoder
 
     @property
     def final(self) -> bool:

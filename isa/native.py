@@ -66,8 +66,8 @@ def unsupported(isa: Isa) -> Optional[str]:
         return f"ISA '{isa.name}': an instruction with more than {MAX_OPERANDS} operands"
     if isa.word > MAX_WIDTH:
         return f"ISA '{isa.name}': its {isa.word}-bit instruction word is wider than {MAX_WIDTH} bits"
-    effects = [i.effects for i in isa.instructions] + list(isa.trap_effects.values())  # type: ignore[attr-defined]
-    effects.append(isa.fetch_effects)  # type: ignore[attr-defined]
+    effects = [i.effects for i in isa.instructions] + list(isa.derived.trap_effects.values())
+    effects.append(isa.derived.fetch_effects)
     for eff in effects:
         for root in eff.roots():
             for n in E.walk(root):
@@ -277,13 +277,13 @@ class CSource:
             ops = {o.name: f"o[{j}]" for j, o in enumerate(ins.operands)}
             self.function(f"static int ins_{k}(u64 *S, vc_mem *M, const u64 *o, u64 *info)", ins.effects, ops)
         for cname in self.causes:
-            eff = isa.trap_effects.get(cname)  # type: ignore[attr-defined]
+            eff = isa.derived.trap_effects.get(cname)
             if eff is None:
                 self.add(f"static void trap_{cname}(u64 *S, vc_mem *M, u64 info) {{ (void)S; (void)M; (void)info; }}\n")
                 continue
             self.function(f"static void trap_{cname}(u64 *S, vc_mem *M, u64 info)", eff, {"info": "info"},
                           exits=False, tail=())
-        self.function("static int vc_fetch(u64 *S, vc_mem *M, u64 *addr, u64 *info)", isa.fetch_effects,  # type: ignore[attr-defined]
+        self.function("static int vc_fetch(u64 *S, vc_mem *M, u64 *addr, u64 *info)", isa.derived.fetch_effects,
                       {}, result_var="*addr")
         code = self.mem_index[isa.code_memory]  # type: ignore[index]
         units = isa.units_per_word

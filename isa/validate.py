@@ -7,11 +7,13 @@ while a user's function runs are placed at the line of *that* function that caus
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import traceback
 from typing import Callable
 
 from virtcheck.isa import expr as E
+from virtcheck.isa.derived import Derived
 from virtcheck.isa.errors import IsaError
 from virtcheck.isa.model import Instruction, Isa, Kind
 from virtcheck.isa.semantics import Effects, build, operand_exprs
@@ -79,6 +81,8 @@ def _pattern(isa: Isa, ins: Instruction) -> None:
         if name not in pat.widths:
             raise IsaError(f"operand '{name}' does not appear in encoding '{ins.encoding_text}'",
                            where=ins.where, instruction=ins.mnemonic)
+    ins.operands = tuple(dataclasses.replace(o, zeros=pat.zeros(o.name) & ((1 << o.width) - 1))
+                         if pat.zeros(o.name) else o for o in ins.operands)
     ins.pattern = pat
     ins.length = pat.length * isa.cells_per_unit  # in code-memory cells, as the pc counts
 
@@ -86,7 +90,8 @@ def _pattern(isa: Isa, ins: Instruction) -> None:
 def _check_syntax(ins: Instruction) -> None:
     names = SYNTAX_FIELD.findall(ins.syntax)
     declared = [o.name for o in ins.operands]
-    first = ins.syntax.split()[0].upper() if ins.syntax.split() else ""
+    # a dotted assembly mnemonic (RISC-V FENCE.I, SFENCE.VMA) names a function with "_"
+    first = ins.syntax.split()[0].upper().replace(".", "_") if ins.syntax.split() else ""
     if not first or not (ins.mnemonic.upper() == first or ins.mnemonic.upper().startswith(first + "_")):
         raise IsaError(
             f"syntax '{ins.syntax}' must start with the mnemonic", where=ins.where, instruction=ins.mnemonic
@@ -106,7 +111,7 @@ def _check_syntax(ins: Instruction) -> None:
             )
 
 
-def _check_decodable(isa: Isa) -> None:
+def _check_decodable(isa: Isa):
     from virtcheck.isa.encoding import Decoder
 
     dec = Decoder([i.pattern for i in isa.instructions], isa.unit)  # type: ignore[arg-type]
@@ -114,10 +119,11 @@ def _check_decodable(isa: Isa) -> None:
         first, later = isa.instructions[a], isa.instructions[b]
         raise IsaError(f"can never be decoded: '{first.mnemonic}' ({first.where}) matches every encoding of it",
                        where=later.where, instruction=later.mnemonic)
-    isa.decoder = dec  # type: ignore[attr-defined]
+    return dec
 
 
-def finalize(isa: Isa) -> None:
+def finalize(isa: Isa) -> Derived:
+    """Validate ``isa`` and derive its facts; the caller keeps the returned object."""
     where = isa.where
     if isa.pc_name is None:
         raise IsaError(f"ISA '{isa.name}' declares no program counter (use isa.pc(...))", where=where)
@@ -170,15 +176,13 @@ def finalize(isa: Isa) -> None:
         if isa.pc_name not in eff.writes:
             eff.writes[isa.pc_name] = E.Field.make(isa.pc_name, pc_w) + ins.length
         ins.effects = eff
-    if isa.variable:
-        _check_decodable(isa)
+    decoder = _check_decodable(isa) if isa.variable else None
 
     # Trap entry, one effects per cause; fetch through the translation.
-    isa.trap_effects = {}  # type: ignore[attr-defined]
+    trap_effects = {}
     info = E.Operand.make("info", isa.word)
     for cause in isa.causes.values():
-        eff = run_located(isa.trap_fn, where, None, isa, isa.trap_fn, cause, info)
-        isa.trap_effects[cause.name] = eff  # type: ignore[attr-defined]
+        trap_effects[cause.name] = run_located(isa.trap_fn, where, None, isa, isa.trap_fn, cause, info)
     pc = E.Field.make(isa.pc_name, pc_w)
     code = isa.memories[isa.code_memory]
     fetch_addr = E.resize(pc, code.addr_width)
@@ -187,4 +191,4 @@ def finalize(isa: Isa) -> None:
         return m.translate(fetch_addr, 1 if isa.variable else isa.units_per_word, "fetch")
 
     fx = run_located(isa.translate_fn or fetch, where, None, isa, fetch)
-    isa.fetch_effects = fx  # type: ignore[attr-defined]
+    return Derived(trap_effects, fx, decoder)

@@ -201,7 +201,8 @@ def operand_vars(ins: Instruction, prefix: str = "") -> dict[str, z3.BitVecRef]:
 
 def operand_domain(ins: Instruction, ops: Mapping[str, z3.BitVecRef]) -> list[z3.BoolRef]:
     """Constraints keeping operands within their declared domains."""
-    return [z3.ULT(ops[o.name], o.limit) for o in ins.operands if o.limit is not None]
+    out = [z3.ULT(ops[o.name], o.limit) for o in ins.operands if o.limit is not None]
+    return out + [ops[o.name] & o.zeros == 0 for o in ins.operands if o.zeros]
 
 
 def sym_effects(eff: Effects, state: SymState, operands: Mapping[str, z3.BitVecRef]) -> SymStep:
@@ -235,7 +236,7 @@ def sym_step(isa: Isa, ins: Instruction, state: SymState, operands: Mapping[str,
 
 
 def sym_trap_entry(isa: Isa, cause: str, info: z3.BitVecRef, state: SymState) -> SymState:
-    step = sym_effects(isa.trap_effects[cause], state, {"info": info})  # type: ignore[attr-defined]
+    step = sym_effects(isa.derived.trap_effects[cause], state, {"info": info})
     return step.post
 
 

@@ -11,7 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from virtcheck.checks.results import InstructionResult, IsaResult, TheoremResult, Witness
+from virtcheck.checks.results import (
+    InstructionResult, IsaResult, TheoremResult, Witness, monitor_verdict, verdict_of,
+)
+from virtcheck.checks.verdict import Verdict
+from virtcheck.isa.location import Location
 from virtcheck.reports.labels import MONITOR_PROPERTIES, prop_name
 
 #: the property whose witness shows *why* an instruction is in each theorem's left-hand set
@@ -23,13 +27,27 @@ _SENSITIVITY = {
 _FALLBACK = {"1": "behaviour_sensitive", "3": "user_sensitive"}
 
 
-def witness_line(isa: str, w: Witness) -> str:
-    """The witness's explanation, located at the ISA (added when the text lacks it)."""
+def located(where: Optional[Location], line: str) -> str:
+    """``file:line: line``, compiler-style, when the declaration's location is known."""
+    return f"{where}: {line}" if where is not None else line
+
+
+def _where(result: IsaResult, mnemonic: str) -> Optional[Location]:
+    """The declaration of ``mnemonic`` in ``result`` (the ISA's own when it is not an instruction)."""
+    try:
+        return result.instruction(mnemonic).where
+    except KeyError:
+        return result.where
+
+
+def witness_line(isa: str, w: Witness, where: Optional[Location] = None) -> str:
+    """The witness's explanation, named by the ISA (added when the text lacks it) and
+    located at the declaration of its instruction."""
     text = w.explanation or f"{w.instruction} is {prop_name(w.property)}"
     line = text if text.startswith(f"{isa}: ") else f"{isa}: {text}"
     if w.replayed is False:
         line += " [witness did not replay on the compiled backend]"
-    return line
+    return located(where, line)
 
 
 def violation_witnesses(ins: InstructionResult, theorem: str) -> list[Witness]:
@@ -58,12 +76,14 @@ def violation_lines(result: IsaResult, theorem: TheoremResult, *, first_only: bo
         try:
             ins = result.instruction(mnemonic)
         except KeyError:
-            lines.append(f"{result.isa}: {mnemonic} violates Theorem {theorem.number} (no result recorded)")
+            lines.append(located(result.where,
+                                 f"{result.isa}: {mnemonic} violates Theorem {theorem.number} (no result recorded)"))
             continue
         ws = violation_witnesses(ins, theorem.number)
         if not ws:
-            lines.append(f"{result.isa}: {mnemonic} violates Theorem {theorem.number} (no witness recorded)")
-        lines += [witness_line(result.isa, w) for w in (ws[:1] if first_only else ws)]
+            lines.append(located(ins.where,
+                                 f"{result.isa}: {mnemonic} violates Theorem {theorem.number} (no witness recorded)"))
+        lines += [witness_line(result.isa, w, ins.where) for w in (ws[:1] if first_only else ws)]
     return lines
 
 
@@ -74,13 +94,22 @@ def undecided_lines(result: IsaResult, theorem: TheoremResult) -> list[str]:
         reasons: list[str] = []
         try:
             ins = result.instruction(mnemonic)
-            reasons = sorted({f"{prop_name(k)}: {p.reason or 'unknown'}" for k, p in ins.props.items()
+            reasons = sorted({_undecided_reason(k, p) for k, p in ins.props.items()
                               if p.value is None and p.how != "derived"})
         except KeyError:
             pass
         why = "; ".join(reasons) or "not decided within the budget"
-        lines.append(f"{result.isa}: {mnemonic} is undecided for Theorem {theorem.number}: {why}")
+        lines.append(located(_where(result, mnemonic),
+                             f"{result.isa}: {mnemonic} is undecided for Theorem {theorem.number}: {why}"))
     return lines
+
+
+def _undecided_reason(prop: str, p: Any) -> str:
+    """``privileged: solver: canceled`` / ``privileged: vacuous (why, at file:line)``."""
+    if p.verdict is Verdict.VACUOUS:
+        at = f", {p.where}" if p.where is not None else ""
+        return f"{prop_name(prop)}: vacuous ({p.reason or 'its precondition holds in no state'}{at})"
+    return f"{prop_name(prop)}: {p.reason or 'unknown'}"
 
 
 @dataclass
@@ -88,8 +117,12 @@ class MonitorProperty:
     """One monitor property as renderers see it, whatever object ``check --vmm`` returned."""
 
     name: str
-    holds: Optional[bool]
+    verdict: Verdict
     violations: list[Any]
+
+    @property
+    def holds(self) -> Optional[bool]:
+        return self.verdict.as_bool()
 
     def violation_texts(self) -> list[str]:
         return [violation_text(v) for v in self.violations]
@@ -116,14 +149,13 @@ def jsonable(v: Any) -> Any:
 
 
 def monitor_properties(monitor: Any) -> list[MonitorProperty]:
-    """Equivalence, isolation and efficiency of a monitor result (duck-typed: each has
-    ``.holds`` and ``.violations``); a property the object lacks is reported unknown."""
+    """Equivalence, isolation and efficiency of a monitor result (duck-typed: each has a
+    ``.verdict`` or ``.holds``, and ``.violations``); a property it lacks is unknown."""
     out = []
     for name in MONITOR_PROPERTIES:
         p = getattr(monitor, name, None)
-        holds = getattr(p, "holds", None) if p is not None else None
         violations = list(getattr(p, "violations", None) or []) if p is not None else []
-        out.append(MonitorProperty(name, holds if holds in (True, False) else None, violations))
+        out.append(MonitorProperty(name, verdict_of(p), violations))
     return out
 
 
@@ -139,38 +171,16 @@ def monitor_title(monitor: Any) -> str:
         return f"{name} monitor"
 
 
-def monitor_holds(monitor: Any) -> Optional[bool]:
-    """False if a monitor property fails, None if one is undecided, else True."""
-    values = [p.holds for p in monitor_properties(monitor)]
-    if False in values:
-        return False
-    if None in values:
-        return None
-    return True
-
-
-def exit_code(run: Any) -> int:
-    """The run's exit code, with monitor results counted: ``CheckRun.exit_code`` knows only
-    the theorems, but a failing monitor property (``check --vmm``) also fails the run."""
-    code = run.exit_code
-    if code == 2:
-        return code
-    monitors = [monitor_holds(r.monitor) for r in run.results if r.monitor is not None]
-    if False in monitors:
-        return 1
-    if code == 0 and None in monitors:
-        return 3
-    return code
-
-
 def monitor_violation_lines(result: IsaResult) -> list[str]:
-    """``pg3-jrst: monitor equivalence: ...`` for every monitor violation."""
+    """``<file>:<line>: pg3-jrst: monitor equivalence: ...`` for every monitor violation,
+    located at the instruction's declaration."""
     if result.monitor is None:
         return []
     lines = []
     for p in monitor_properties(result.monitor):
-        for text in p.violation_texts():
-            lines.append(text if text.startswith(f"{result.isa}: ") else f"{result.isa}: monitor {p.name}: {text}")
+        for v, text in zip(p.violations, p.violation_texts()):
+            line = text if text.startswith(f"{result.isa}: ") else f"{result.isa}: monitor {p.name}: {text}"
+            lines.append(located(_where(result, v) if isinstance(v, str) else result.where, line))
     return lines
 
 

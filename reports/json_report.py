@@ -8,17 +8,24 @@ run except for the ``seconds`` timings.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Optional
 
 from virtcheck.checks.results import PROPERTIES, CheckRun, InstructionResult, IsaResult
-from virtcheck.reports.explain import exit_code, jsonable, monitor_holds, monitor_properties
+from virtcheck.isa.location import Location
+from virtcheck.reports.explain import jsonable, monitor_properties, monitor_verdict
 
 #: bumped only if a key changes meaning; additions keep the number
 SCHEMA_VERSION = 1
 
 
+def _location(where: Optional[Location]) -> Optional[dict[str, Any]]:
+    """``{"file": ..., "line": ...}`` of a declaration (``isa/location.py`` says which path form)."""
+    return where.to_json() if where is not None else None
+
+
 def instruction_json(ins: InstructionResult) -> dict[str, Any]:
-    d: dict[str, Any] = {"mnemonic": ins.mnemonic, "syntax": ins.syntax, "doc": ins.doc}
+    d: dict[str, Any] = {"mnemonic": ins.mnemonic, "syntax": ins.syntax, "doc": ins.doc,
+                         "location": _location(ins.where), "verdict": ins.verdict.value}
     for prop in PROPERTIES:
         p = ins.props.get(prop)
         d[prop] = p.value if p is not None else None
@@ -40,9 +47,12 @@ def monitor_json(monitor: Any) -> dict[str, Any]:
         entry = d.get(p.name)
         entry = dict(entry) if isinstance(entry, dict) else {}
         entry["holds"] = p.holds
+        entry["verdict"] = p.verdict.value
         entry["violations"] = [jsonable(v) for v in p.violations]
         d[p.name] = entry
-    d["holds"] = monitor_holds(monitor)
+    verdict = monitor_verdict(monitor)
+    d["holds"] = verdict.as_bool()
+    d["verdict"] = verdict.value
     return d
 
 
@@ -54,6 +64,7 @@ def isa_json(r: IsaResult) -> dict[str, Any]:
         "guest_configuration": r.guest_configuration,
         "supervisor_mode": r.supervisor_mode,
         "fields": dict(r.fields),
+        "location": _location(r.where),
         "verdict": r.verdict.value,
         "theorems": {n: t.to_json() for n, t in sorted(r.theorems.items())},
         "instructions": [instruction_json(i) for i in r.instructions],
@@ -73,7 +84,8 @@ def run_json(run: CheckRun) -> dict[str, Any]:
         "budget": dict(run.budget),
         "jobs": run.jobs,
         "seconds": round(run.seconds, 3),
-        "exit_code": exit_code(run),
+        "verdict": run.verdict.value,
+        "exit_code": run.exit_code,
         "errors": list(run.errors),
         "isas": [isa_json(r) for r in run.results],
     }

@@ -16,6 +16,7 @@ from typing import Optional
 from virtcheck.checks.results import PROPERTIES, CheckRun, IsaResult
 from virtcheck.checks.verdict import Verdict
 from virtcheck.reports.explain import monitor_properties, undecided_lines, violation_lines, witness_line
+from virtcheck.isa.location import Location
 from virtcheck.reports.labels import THEOREMS, mark
 
 
@@ -28,8 +29,12 @@ class _Suite:
         self.counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
 
     def case(self, classname: str, name: str, *, failure: Optional[tuple[str, str]] = None,
-             error: Optional[tuple[str, str]] = None, skipped: Optional[str] = None, out: str = "") -> None:
+             error: Optional[tuple[str, str]] = None, skipped: Optional[str] = None, out: str = "",
+             where: Optional[Location] = None) -> None:
         tc = ET.SubElement(self.el, "testcase", classname=classname, name=name, time="0")
+        if where is not None:  # the declaration the case is about (read by CI annotators)
+            tc.set("file", where.file)
+            tc.set("line", str(where.line))
         self.counts["tests"] += 1
         if failure is not None:
             ET.SubElement(tc, "failure", message=failure[0], type="failure").text = failure[1]
@@ -62,39 +67,44 @@ def _isa_suite(root: ET.Element, run: CheckRun, r: IsaResult) -> dict[str, int]:
     for number, t in sorted(r.theorems.items()):
         name = f"Theorem {number}: {t.statement or THEOREMS.get(number, '')}"
         if t.verdict is Verdict.FAILS:
-            suite.case(f"{r.isa}.theorems", name,
+            suite.case(f"{r.isa}.theorems", name, where=t.where,
                        failure=(f"violated by {', '.join(t.violations)}", "\n".join(violation_lines(r, t))))
         elif t.verdict is Verdict.HOLDS:
-            suite.case(f"{r.isa}.theorems", name)
+            suite.case(f"{r.isa}.theorems", name, where=t.where)
         else:
-            suite.case(f"{r.isa}.theorems", name,
+            suite.case(f"{r.isa}.theorems", name, where=t.where,
                        error=(f"{t.verdict.value}: undecided for {', '.join(t.undecided) or '-'}",
                               "\n".join(undecided_lines(r, t))))
 
     if r.monitor is not None:
         for p in monitor_properties(r.monitor):
             texts = "\n".join(p.violation_texts())
-            if p.holds is False:
-                suite.case(f"{r.isa}.monitor", p.name, failure=(f"{p.name} fails", texts))
-            elif p.holds is None:
-                suite.case(f"{r.isa}.monitor", p.name, error=(f"{p.name} undecided", texts))
+            where = getattr(r.monitor, "where", None)
+            if p.verdict is Verdict.FAILS:
+                suite.case(f"{r.isa}.monitor", p.name, failure=(f"{p.name} fails", texts), where=where)
+            elif p.verdict is Verdict.HOLDS:
+                suite.case(f"{r.isa}.monitor", p.name, where=where)
             else:
-                suite.case(f"{r.isa}.monitor", p.name)
+                suite.case(f"{r.isa}.monitor", p.name, error=(f"{p.name} {p.verdict.value}", texts), where=where)
 
     for ins in r.instructions:
         for prop in PROPERTIES:
             p = ins.props.get(prop)
-            value = p.value if p is not None else None
-            if value is None:
-                suite.case(f"{r.isa}.{ins.mnemonic}", prop,
+            verdict = p.verdict if p is not None else Verdict.UNKNOWN
+            if verdict is Verdict.UNKNOWN:
+                suite.case(f"{r.isa}.{ins.mnemonic}", prop, where=ins.where,
                            skipped=f"not decided within the budget: {(p.reason if p else '') or 'unknown'}")
                 continue
-            out = f"{prop} = {mark(value)} ({p.how})"
+            if verdict is Verdict.VACUOUS:
+                suite.case(f"{r.isa}.{ins.mnemonic}", prop, where=ins.where,
+                           skipped=f"vacuous: {(p.reason if p else '') or 'its precondition holds in no state'}")
+                continue
+            out = f"{prop} = {mark(verdict)} ({p.how})"
             if p.witness is not None:
-                out += "\n" + witness_line(r.isa, p.witness)
+                out += "\n" + witness_line(r.isa, p.witness, ins.where)
             elif p.reason:
                 out += f"\n{p.reason}"
-            suite.case(f"{r.isa}.{ins.mnemonic}", prop, out=out)
+            suite.case(f"{r.isa}.{ins.mnemonic}", prop, out=out, where=ins.where)
     return suite.close()
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from virtcheck.checks.results import PROPERTIES
+from virtcheck.checks.results import MONITOR_PROPERTIES, PROPERTIES
+from virtcheck.checks.verdict import Verdict
 
 #: short column headers for the instruction × property table, in PROPERTIES order
 COLUMNS: dict[str, str] = {
@@ -30,20 +31,19 @@ THEOREMS: dict[str, str] = {
     "3": "user-sensitive ⊆ privileged: a hybrid monitor exists",
 }
 
-#: the monitor properties ``check --vmm`` proves, in report order
-MONITOR_PROPERTIES = ["equivalence", "isolation", "efficiency"]
 
-LEGEND = "yes / no: proved (by z3, or statically from read/write sets); ?: not decided within the budget"
-
-
-def mark(value: Optional[bool]) -> str:
-    """``yes`` / ``no`` / ``?`` for a three-valued property."""
-    return "?" if value is None else "yes" if value else "no"
+LEGEND = ("yes / no: proved (by z3, or statically from read/write sets); ?: not decided within the budget; "
+          "vac: vacuous (no state meets the property's precondition)")
 
 
-def holds_word(holds: Optional[bool]) -> str:
-    """``holds`` / ``fails`` / ``unknown`` for a three-valued claim."""
-    return "unknown" if holds is None else "holds" if holds else "fails"
+#: how the instruction table shows a property's verdict
+MARKS: dict[Verdict, str] = {Verdict.HOLDS: "yes", Verdict.FAILS: "no", Verdict.UNKNOWN: "?", Verdict.VACUOUS: "vac"}
+
+
+def mark(value: Verdict | Optional[bool]) -> str:
+    """``yes`` / ``no`` / ``?`` / ``vac`` for a property's verdict (a bool or None is read
+    as holds / fails / unknown)."""
+    return MARKS[value if isinstance(value, Verdict) else Verdict.of(value)]
 
 
 def prop_name(prop: str) -> str:

@@ -11,9 +11,9 @@ from tabulate import tabulate
 from virtcheck.checks.results import PROPERTIES, CheckRun, IsaResult
 from virtcheck.checks.verdict import Verdict
 from virtcheck.reports.explain import (
-    exit_code, monitor_properties, monitor_title, monitor_violation_lines, undecided_lines, violation_lines,
+    monitor_properties, monitor_title, monitor_violation_lines, undecided_lines, violation_lines,
 )
-from virtcheck.reports.labels import COLUMNS, LEGEND, THEOREMS, budget_line, holds_word, mark
+from virtcheck.reports.labels import COLUMNS, LEGEND, THEOREMS, budget_line, mark
 from virtcheck.reports.text import field_groups
 
 
@@ -57,7 +57,7 @@ def isa_markdown(r: IsaResult) -> list[str]:
         title = monitor_title(r.monitor)
         lines += ["", f"### {title[:1].upper()}{title[1:]}", ""]
         for p in monitor_properties(r.monitor):
-            lines.append(f"- **{p.name}:** {holds_word(p.holds)}")
+            lines.append(f"- **{p.name}:** {p.verdict.value}")
         lines += [f"  - {_code(line)}" for line in monitor_violation_lines(r)]
     return lines
 
@@ -66,7 +66,7 @@ def render_markdown(run: CheckRun) -> str:
     lines = ["# virtcheck report", ""]
     lines.append(
         f"virtcheck {run.virtcheck_version}; budget: {budget_line(run.budget)}; "
-        f"{run.jobs} job(s); {run.seconds:.1f} s; exit code {exit_code(run)}."
+        f"{run.jobs} job(s); {run.seconds:.1f} s; exit code {run.exit_code}."
     )
     lines.append("")
     if run.results:

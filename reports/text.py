@@ -17,9 +17,9 @@ from tabulate import tabulate
 from virtcheck.checks.results import PROPERTIES, CheckRun, IsaResult
 from virtcheck.checks.verdict import Verdict
 from virtcheck.reports.explain import (
-    exit_code, monitor_holds, monitor_properties, monitor_title, monitor_violation_lines, undecided_lines, unique, violation_lines,
+    monitor_properties, monitor_title, monitor_verdict, monitor_violation_lines, undecided_lines, unique, violation_lines,
 )
-from virtcheck.reports.labels import COLUMNS, LEGEND, THEOREMS, budget_line, holds_word, mark, plural
+from virtcheck.reports.labels import COLUMNS, LEGEND, THEOREMS, budget_line, mark, plural
 
 _VERDICT_COLOUR = {"holds": "green", "fails": "red", "unknown": "yellow", "vacuous": "yellow"}
 
@@ -69,8 +69,8 @@ def instruction_table(r: IsaResult, paint: Optional[_Paint] = None) -> str:
         name = paint(ins.mnemonic, fg="red", bold=True) if ins.mnemonic in bad else ins.mnemonic
         cells = []
         for prop in PROPERTIES:
-            v = ins.props[prop].value if prop in ins.props else None
-            cells.append(paint(mark(v), fg="yellow") if v is None else mark(v))
+            v = ins.props[prop].verdict if prop in ins.props else Verdict.UNKNOWN
+            cells.append(paint(mark(v), fg="yellow") if v.as_bool() is None else mark(v))
         rows.append([name] + cells)
     return tabulate(rows, headers=["instruction"] + [COLUMNS[p] for p in PROPERTIES], tablefmt="simple",
                     disable_numparse=True)
@@ -107,7 +107,7 @@ def isa_section(r: IsaResult, paint: Optional[_Paint] = None) -> list[str]:
         lines.append("")
         lines.append(f"{monitor_title(r.monitor)}:")
         for p in monitor_properties(r.monitor):
-            word = holds_word(p.holds)
+            word = p.verdict.value
             n = f" ({plural(len(p.violations), 'violation')})" if p.violations else ""
             lines.append(f"  {p.name}: {paint.verdict(word)}{n}")
         lines += monitor_violation_lines(r)
@@ -126,15 +126,17 @@ def summary_lines(run: CheckRun, paint: Optional[_Paint] = None) -> list[str]:
             why = sorted({m for t in r.theorems.values() for m in t.violations})
             detail = f" ({', '.join(why)})" if why else ""
             if r.monitor is not None:
-                detail += f"; monitor {paint.verdict(holds_word(monitor_holds(r.monitor)))}"
+                detail += f"; monitor {paint.verdict(monitor_verdict(r.monitor).value)}"
             lines.append(f"  {r.isa:<{width}}  {paint.verdict(r.verdict.value)}{detail}")
-    counts = {v: sum(1 for r in run.results if r.verdict.value == v) for v in ("holds", "fails", "unknown")}
-    totals = f"{counts['holds']} hold, {counts['fails']} fail, {counts['unknown']} unknown"
+    counts = {v: sum(1 for r in run.results if r.verdict is v) for v in Verdict}
+    totals = f"{counts[Verdict.HOLDS]} hold, {counts[Verdict.FAILS]} fail, {counts[Verdict.UNKNOWN]} unknown"
+    if counts[Verdict.VACUOUS]:
+        totals += f", {counts[Verdict.VACUOUS]} vacuous"
     if run.errors:
         totals += f", {plural(len(run.errors), 'input error')}"
     lines.append(
         f"checked {plural(len(run.results), 'ISA')} in {run.seconds:.1f} s "
-        f"({budget_line(run.budget)}; {plural(run.jobs, 'job')}): {totals}; exit {exit_code(run)}"
+        f"({budget_line(run.budget)}; {plural(run.jobs, 'job')}): {totals}; exit {run.exit_code}"
     )
     return lines
 

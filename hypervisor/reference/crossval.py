@@ -53,7 +53,12 @@ class CrossvalReport:
 
 
 def _operand(rng: random.Random, o) -> int:
-    """An operand value as the fuzz value tables bias it: an edge, a small int or any value."""
+    """An operand value as the fuzz value tables bias it: an edge, a small int or any value
+    (with the bits its encoding cannot hold cleared)."""
+    return _drawn(rng, o) & ~o.zeros
+
+
+def _drawn(rng: random.Random, o) -> int:
     from virtcheck.fuzz import values
 
     if o.kind == "reg":

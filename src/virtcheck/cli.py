@@ -13,7 +13,9 @@ import click
 
 from virtcheck import __version__
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNKNOWN = 0, 1, 2, 3
+from virtcheck.checks.verdict import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE  # the one rule
+
+EXIT_UNKNOWN = EXIT_INCONCLUSIVE
 
 #: command modules under virtcheck/commands, each defining ``command`` (a click command or group)
 COMMANDS = ["isa_cmd", "check", "run", "fuzz", "replay", "crossval"]

@@ -23,6 +23,8 @@ from virtcheck.isa.machines import bundled
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "docs" / "examples" / "tiny_isa.py")
+#: the line of PEEKS's declaration (its decorator) in the tiny example
+PEEKS_LINE = Path(TINY).read_text().splitlines().index('@tiny_peek.instruction("PEEKS")') + 1
 
 INSTRUCTION_KEYS = {"mnemonic", "syntax", "witnesses", "reads", "writes", "flows", "details", *PROPERTIES}
 ISA_KEYS = {"isa", "doc", "source", "guest_configuration", "supervisor_mode", "fields", "verdict", "theorems",
@@ -97,7 +99,9 @@ def test_tiny_text_report_explains_the_violation():
     assert lines[0] == announce(TINY)
     i = lines.index("Theorem 1, every sensitive instruction is privileged (a trap-and-emulate monitor exists): "
                     "fails, violated by PEEKS")
-    assert lines[i + 1].startswith("tiny-peek: PEEKS is mode-sensitive: from {S=1} and {S=0}")
+    # compiler-style: the file as given (here absolute), the declaration's line
+    assert lines[i + 1] == (f"{TINY}:{PEEKS_LINE}: tiny-peek: PEEKS is mode-sensitive: from {{S=1}} and {{S=0}} "
+                            "(a guest cannot tell them apart) it leaves A: 0x1 vs 0x0")
     assert result.stderr == ""
 
 
@@ -135,7 +139,7 @@ def test_out_writes_every_format_and_prints_the_summary(tmp_path: Path):
     assert json.loads((out / "report.json").read_text())["isas"][1]["verdict"] == "fails"
     lines = result.stdout.splitlines()
     assert lines[0] == announce(TINY)
-    assert lines[1].startswith("tiny-peek: PEEKS is mode-sensitive: ")
+    assert lines[1].startswith(f"{TINY}:{PEEKS_LINE}: tiny-peek: PEEKS is mode-sensitive: ")
     assert lines[-1] == "wrote " + ", ".join(str(out / n) for n in names)
     assert lines[-2].startswith("checked 2 ISAs in ") and lines[-2].endswith(": 1 hold, 1 fail, 0 unknown; exit 1")
 
@@ -194,10 +198,10 @@ def test_vmm_attaches_the_monitor_and_a_failure_fails_the_run(monkeypatch):
     assert result.exit_code == 1
     d = json.loads(result.stdout)
     assert d["isas"][0]["monitor"] == {
-        "monitor": "fake", "holds": False,
-        "equivalence": {"holds": False, "violations": ["NOP: differs"]},
-        "isolation": {"holds": True, "violations": []},
-        "efficiency": {"holds": True, "violations": []},
+        "monitor": "fake", "holds": False, "verdict": "fails",
+        "equivalence": {"holds": False, "verdict": "fails", "violations": ["NOP: differs"]},
+        "isolation": {"holds": True, "verdict": "holds", "violations": []},
+        "efficiency": {"holds": True, "verdict": "holds", "violations": []},
     }
     assert d["budget"]["rlimit"] == 1234567
     assert result.stderr.splitlines()[0].endswith(

@@ -4,7 +4,7 @@ import shutil
 import subprocess
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from virtcheck.isa.encoding import Decoder, parse
 from virtcheck.isa.errors import IsaError
@@ -49,7 +49,8 @@ def test_decoder_picks_the_matching_form_or_reports_undefined():
     ("0F 1", "encoding '0F 1': '1' is not a 8-bit unit in hex (2 digits), a [bits] unit or a {field:width}"),
     ("[11 {r:3}]", "encoding '[11 {r:3}]': unit '[11 {r:3}]' has 5 bits, not 8"),
     ("{imm:12}", "encoding '{imm:12}': field {imm:12} must fill whole 8-bit units"),
-    ("[1x 000000]", "encoding '[1x 000000]': unit '[1x 000000]' may hold only 0, 1 and {name:width} fields"),
+    ("[1x 000000]", "encoding '[1x 000000]': unit '[1x 000000]' may hold only 0, 1, {name:width} fields, "
+                    "name[hi..lo] slices and @"),
 ])
 def test_malformed_patterns(text, message):
     with pytest.raises(IsaError) as exc:
@@ -67,4 +68,96 @@ def test_ia32_patterns_agree_with_gnu_as(tmp_path):
     got = list((tmp_path / "t.bin").read_bytes())
     want = (SGDT_DISP32.encode({"disp": 0x12345678}) + MOV_RR.encode({"reg": 0, "rm": 1}) + PUSHF.encode({})
             + INT.encode({"n": 0x80}))
+    assert got == want
+
+
+# --- bit slices (sail-riscv style): RISC-V's permuted immediates ----------------------------------
+# RISC-V ISA manual Vol. I §2.3 (Figure 2.3, formats) and §2.5 (B and J immediates):
+# B-type imm[12|10:5] rs2 rs1 funct3 imm[4:1|11] opcode; J-type imm[20|10:1|11|19:12] rd opcode;
+# S-type imm[11:5] rs2 rs1 funct3 imm[4:0] opcode.
+BEQ = parse("[imm[12] @ imm[10..5] @ {rs2:5} @ {rs1:5} @ 000 @ imm[4..1] @ imm[11] @ 0b1100011]", 32)
+JAL = parse("[imm[20] @ imm[10..1] @ imm[11] @ imm[19..12] @ {rd:5} @ 1101111]", 32)
+SW = parse("[{imm[11:5]} {rs2:5} {rs1:5} 010 {imm[4:0]} 0100011]", 32)
+
+
+def _b_imm(word: int) -> int:
+    """The B-type immediate as Vol. I §2.5 spells it, bit by bit (independent of the parser)."""
+    bit = lambda k: (word >> k) & 1  # noqa: E731
+    return (bit(31) << 12) | (bit(7) << 11) | (((word >> 25) & 0x3F) << 5) | (((word >> 8) & 0xF) << 1)
+
+
+def _j_imm(word: int) -> int:
+    return ((word >> 31) << 20) | (((word >> 12) & 0xFF) << 12) | (((word >> 20) & 1) << 11) \
+        | (((word >> 21) & 0x3FF) << 1)
+
+
+def test_slices_known_words():
+    # beq x1, x2, .+8 is 0x00208463; jal x1, .+2048 is 0x001000ef; sw x2, -4(x1) is 0xfe20ae23 (GNU as)
+    assert BEQ.encode({"imm": 8, "rs1": 1, "rs2": 2}) == [0x00208463]
+    assert JAL.encode({"imm": 2048, "rd": 1}) == [0x001000EF]
+    assert SW.encode({"imm": 0xFFC, "rs1": 1, "rs2": 2}) == [0xFE20AE23]
+    assert BEQ.widths["imm"] == 13 and JAL.widths["imm"] == 21 and SW.widths["imm"] == 12
+    assert (BEQ.zeros("imm"), JAL.zeros("imm"), SW.zeros("imm"), BEQ.zeros("rs1")) == (1, 1, 0, 0)
+
+
+@given(word=st.integers(0, 2**32 - 1))
+def test_slices_decode_as_the_manual_spells_them(word):
+    """extract agrees with the manual's bit-by-bit definition on every word that matches."""
+    b = (word & ~0x707F) | 0x63  # force funct3 = 000, opcode = BRANCH
+    assert BEQ.matches([b]) and BEQ.extract([b])["imm"] == _b_imm(b)
+    j = (word & ~0x7F) | 0x6F
+    assert JAL.matches([j]) and JAL.extract([j])["imm"] == _j_imm(j)
+
+
+@given(imm=st.integers(0, 2**12 - 1).map(lambda v: v << 1), rs1=st.integers(0, 31), rs2=st.integers(0, 31))
+def test_slices_round_trip(imm, rs1, rs2):
+    """encode then extract is the identity on the domain; extract then encode on matching words."""
+    vals = {"imm": imm, "rs1": rs1, "rs2": rs2}
+    words = BEQ.encode(vals)
+    assert BEQ.extract(words) == vals
+    assert BEQ.encode(BEQ.extract(words)) == words
+
+
+def test_slices_refuse_values_with_bits_the_encoding_cannot_hold():
+    with pytest.raises(IsaError) as exc:
+        BEQ.encode({"imm": 3, "rs1": 0, "rs2": 0})
+    assert str(exc.value) == (f"encoding '{BEQ.text}': operand 'imm' value 0x3 has bits 0x1 set, which the "
+                              "encoding cannot hold (they are always 0)")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("[imm[3..5] 00000]", "encoding '[imm[3..5] 00000]': slice 'imm[3..5]' must name its high bit first"),
+    ("[imm[4..1] imm[1] 000]", "encoding '[imm[4..1] imm[1] 000]': bits 1..1 of operand 'imm' are placed twice"),
+    ("[{imm:4} imm[7..4]]", "encoding '[{imm:4} imm[7..4]]': operand 'imm' is given both as bit slices and as "
+                            "{imm:width} pieces"),
+    ("[imm[7..4] {imm:4}]", "encoding '[imm[7..4] {imm:4}]': operand 'imm' is given both as bit slices and as "
+                            "{imm:width} pieces"),
+    ("[{imm[7..0]]", "encoding '[{imm[7..0]]': unbalanced braces in '{imm[7..0]'"),
+    ("[imm[6..0]]", "encoding '[imm[6..0]]': unit '[imm[6..0]]' has 7 bits, not 8"),
+])
+def test_malformed_slices(text, message):
+    with pytest.raises(IsaError) as exc:
+        parse(text, 8)
+    assert str(exc.value) == message
+
+
+RV_TOOLS = ("riscv64-unknown-elf-as", "riscv64-unknown-elf-objcopy")
+
+
+@pytest.mark.skipif(not all(shutil.which(t) for t in RV_TOOLS),
+                    reason="RISC-V binutils (riscv64-unknown-elf-as, -objcopy) not installed")
+@given(imm=st.integers(-2048, 2047).map(lambda v: v * 2), jimm=st.integers(-(2**19), 2**19 - 1).map(lambda v: v * 2),
+       simm=st.integers(-2048, 2047), r1=st.integers(0, 31), r2=st.integers(0, 31))
+@settings(max_examples=10, deadline=None)
+def test_slices_agree_with_gnu_as(tmp_path_factory, imm, jimm, simm, r1, r2):
+    tmp = tmp_path_factory.mktemp("rv")
+    (tmp / "t.s").write_text(f".option norvc\nbeq x{r1}, x{r2}, .{imm:+d}\njal x{r1}, .{jimm:+d}\n"
+                             f"sw x{r2}, {simm}(x{r1})\n")
+    subprocess.run([RV_TOOLS[0], "-march=rv32i_zicsr", "-mabi=ilp32", "-o", str(tmp / "t.o"), str(tmp / "t.s")],
+                   check=True)
+    subprocess.run([RV_TOOLS[1], "-O", "binary", "-j", ".text", str(tmp / "t.o"), str(tmp / "t.bin")], check=True)
+    data = (tmp / "t.bin").read_bytes()
+    got = [int.from_bytes(data[k:k + 4], "little") for k in range(0, len(data), 4)]
+    want = (BEQ.encode({"imm": imm % 2**13, "rs1": r1, "rs2": r2}) + JAL.encode({"imm": jimm % 2**21, "rd": r1})
+            + SW.encode({"imm": simm % 2**12, "rs1": r1, "rs2": r2}))
     assert got == want

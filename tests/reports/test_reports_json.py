@@ -48,14 +48,16 @@ def test_instruction_object(run):
     }
     assert peek["witnesses"] == [PEEK_PRIV.to_json(), PEEK_MODE.to_json()]
     assert peek["reads"] == ["PC"] and peek["writes"] == ["PC"] and peek["flows"] == []
-    assert peek["details"]["mode_sensitive"] == {"value": True, "how": "z3", "witness": PEEK_MODE.to_json()}
+    assert peek["details"]["mode_sensitive"] == {"value": True, "verdict": "holds", "how": "z3",
+                                                 "witness": PEEK_MODE.to_json()}
     assert list(peek["details"]) == PROPERTIES
 
 
 def test_unknown_is_null_with_reason(run):
     wait = run_json(run)["isas"][2]["instructions"][0]
     assert wait["privileged"] is None
-    assert wait["details"]["privileged"] == {"value": None, "how": "z3", "reason": "max. resource limit exceeded"}
+    assert wait["details"]["privileged"] == {"value": None, "verdict": "unknown", "how": "z3",
+                                           "reason": "max. resource limit exceeded"}
 
 
 def test_monitor_section():
@@ -64,10 +66,11 @@ def test_monitor_section():
     d = run_json(make_run(toy(), r))
     assert d["isas"][1]["monitor"] == {
         "monitor": "trap-emulate",
-        "equivalence": {"holds": False, "extra": 1, "violations": ["PEEK: the monitor's result differs in A"]},
-        "isolation": {"holds": True, "violations": []},
-        "efficiency": {"holds": None, "violations": []},
-        "holds": False,
+        "equivalence": {"holds": False, "verdict": "fails", "extra": 1,
+                        "violations": ["PEEK: the monitor's result differs in A"]},
+        "isolation": {"holds": True, "verdict": "holds", "violations": []},
+        "efficiency": {"holds": None, "verdict": "unknown", "violations": []},
+        "holds": False, "verdict": "fails",
     }
     # a failing monitor fails the run even though the theorems of toy hold
     assert d["exit_code"] == 1

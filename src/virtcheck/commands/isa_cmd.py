@@ -131,11 +131,10 @@ def list_cmd() -> None:
     from virtcheck.isa.machines import bundled
 
     try:
-        machines = bundled()
+        rows = [[isa.name, str(len(isa.instructions)), isa.doc, isa.source] for isa in bundled().values()]
     except IsaError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    rows = [[isa.name, str(len(isa.instructions)), isa.doc, isa.source] for isa in machines.values()]
     click.echo(tabulate(rows, headers=["isa", "instructions", "doc", "source"], disable_numparse=True,
                         maxcolwidths=[None, None, 60, 40]))
 
