@@ -73,11 +73,16 @@ class Result:
     direct: int = 0  #: guest instructions the hardware ran directly (monitored run)
     emulated: Counter = dc_field(default_factory=Counter)  #: mnemonic -> emulations
     interpreted: int = 0  #: instructions the policy had the monitor interpret
+    #: the policy runs guests directly at all (`Policy.runs_directly` is not the constant False)
+    direct_possible: bool = True
 
     @property
     def direct_ratio(self) -> float:
+        """Share of the completed instructions run directly; a run that completed none counts
+        as 1 under a policy that runs guests directly (nothing was kept from the hardware)
+        and as 0 under one that never does (an emulator's ratio is 0 by construction)."""
         total = self.direct + sum(self.emulated.values()) + self.interpreted
-        return self.direct / total if total else 1.0
+        return self.direct / total if total else float(self.direct_possible)
 
 
 # --- helpers ------------------------------------------------------------------------
@@ -146,7 +151,7 @@ def equivalence(isa: Isa, case: Case, depth: int = 1, policy: str = DEFAULT_POLI
     ev = run_steps(r.vm, Sv, r.load_vm(mems0), case.budget, entry)
     acct = r.vm.account
     res = Result(steps=eb.steps, direct=acct.direct, emulated=Counter(acct.emulated),
-                 interpreted=sum(acct.interpreted.values()))
+                 interpreted=sum(acct.interpreted.values()), direct_possible=r.top.direct_possible)
     if Sb == Sv and not _ends_differ(eb, ev) and r.bare_memory() == r.vm_memory():
         return res
     located = locate(isa, case, depth, policy=policy)

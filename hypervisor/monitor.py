@@ -360,6 +360,11 @@ class Monitor:
             host.hosted = self
 
     @property
+    def direct_possible(self) -> bool:
+        """The policy ever runs a guest directly (its `runs_directly` is not the constant False)."""
+        return self._gate is not _never
+
+    @property
     def free(self) -> int:
         return self.host.memory_size - self._next_free
 

@@ -60,3 +60,9 @@ def test_the_native_engine_names_the_missing_capability():
                               "of guest instructions on the virtual state, which this policy needs")
     cfg = CampaignConfig(PG3, "pg3", 1, vmm="hybrid")
     assert cfg.engine_choice()[0] == "python"
+
+
+def test_an_emulator_run_that_completes_nothing_has_direct_ratio_0():
+    c = case(PG3, "HALT", M=1)
+    assert O.equivalence(PG3, c, policy="emulate").direct_ratio == 0.0
+    assert O.equivalence(PG3, c, policy="trap-emulate").direct_ratio == 1.0  # the convention kept
