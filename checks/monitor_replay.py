@@ -1,5 +1,5 @@
 """Replaying a monitor-equivalence witness: the same program and virtual state run on the
-bare machine and under the concrete trap-and-emulate monitor, one instruction each."""
+bare machine and under the concrete monitor of the proof's policy, one instruction each."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from typing import Any
 
 from virtcheck.hypervisor.machine import Machine
 from virtcheck.hypervisor.monitor import Monitor
+from virtcheck.hypervisor.policies import DEFAULT
 from virtcheck.isa.asm import Program
 from virtcheck.isa.model import Isa
 from virtcheck.isa.state import MachineState, Memory
 
 
-def replay(isa: Isa, w: Any, word: int) -> None:
-    """Run ``w``'s program from ``w.state`` bare and under a monitor (partition
+def replay(isa: Isa, w: Any, word: int, policy: Any = DEFAULT) -> None:
+    """Run ``w``'s program from ``w.state`` bare and under a monitor of ``policy`` (partition
     ``w.partition``) for one completed instruction; fill ``w.bare``, ``w.monitored``,
     ``w.differs`` and ``w.replayed`` (True when the runs differ, as the proof says)."""
     base, size = w.partition
@@ -29,7 +30,7 @@ def replay(isa: Isa, w: Any, word: int) -> None:
                                               for n, m in state.memories.items()})
     bare.load(prog, full)
     bare.run(1)
-    top = Monitor(Machine(isa))
+    top = Monitor(Machine(isa), policy=policy)
     vm = top.create_vm(size, base=base)
     vm.load(prog, state)
     vm.run(1)

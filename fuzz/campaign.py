@@ -33,6 +33,7 @@ from virtcheck.fuzz.properties import Settings, check
 from virtcheck.fuzz.reference import Reference
 from virtcheck.fuzz.report import FailureRecord, FuzzReport, Histogram
 from virtcheck.fuzz.shrink import shrink
+from virtcheck.hypervisor.policies import DEFAULT as DEFAULT_POLICY
 from virtcheck.isa.model import Isa
 
 #: isolation and encapsulation cases cost several runs: one of each per this many programs
@@ -60,7 +61,7 @@ class CampaignConfig:
     isa: Isa
     isa_ref: str
     seed: int
-    vmm: str = "trap-emulate"
+    vmm: str = DEFAULT_POLICY
     properties: tuple[str, ...] = O.PROPERTIES
     seconds: Optional[float] = 60.0
     examples: Optional[int] = None
@@ -82,6 +83,8 @@ class CampaignConfig:
         why = native_refusal(self.isa) if self.depth == 1 else \
             f"the native monitor runs one level; depth {self.depth} runs the Python monitor stack"
         if why is None:
+            why = policy_refusal(self.vmm)
+        if why is None:
             return NATIVE, ""
         if self.engine == NATIVE:
             raise ValueError(f"the native engine cannot run this campaign: {why}")
@@ -89,7 +92,7 @@ class CampaignConfig:
 
     @property
     def settings(self) -> Settings:
-        return Settings(self.depth, 4, self.reference.innocuous if self.reference else frozenset())
+        return Settings(self.depth, 4, self.reference.innocuous if self.reference else frozenset(), self.vmm)
 
 
 def campaign_refusal(isa: Isa) -> Optional[str]:
@@ -102,6 +105,18 @@ def campaign_refusal(isa: Isa) -> Optional[str]:
         return (f"ISA '{isa.name}' has variable-length instructions; campaigns draw fixed-width instruction "
                 "words (check its monitor with `virtcheck check --vmm trap-emulate`, its model with "
                 "`virtcheck crossval`)")
+    return None
+
+
+def policy_refusal(policy: str) -> Optional[str]:
+    """Why the native engine cannot run ``policy`` (None if it can): the first capability
+    the policy needs that the native monitor lacks, named by what it does."""
+    from virtcheck.hypervisor.native import CAPABILITIES
+    from virtcheck.hypervisor.policies import get
+
+    missing = sorted(c.value for c in get(policy).needs - CAPABILITIES)
+    if missing:
+        return f"the native monitor has no {missing[0]}, which this policy needs"
     return None
 
 
@@ -182,7 +197,7 @@ def run_worker(cfg: CampaignConfig, index: int, generation: int, quota: Optional
     while not done():
         case = gen.case()
         if want_eq:
-            res = O.equivalence(isa, case, cfg.depth)
+            res = O.equivalence(isa, case, cfg.depth, cfg.vmm)
             counts.pairs += 1
             counts.steps += res.steps
             counts.out_of_domain += res.out_of_domain
@@ -192,7 +207,7 @@ def run_worker(cfg: CampaignConfig, index: int, generation: int, quota: Optional
             if res.failure is not None and O.EQUIVALENCE in props:
                 found(O.EQUIVALENCE, case, res.failure)
             elif res.failure is None and O.EFFICIENCY in props and settings.innocuous:
-                eff = O.efficiency(isa, case, res, settings.innocuous, cfg.depth)
+                eff = O.efficiency(isa, case, res, settings.innocuous, cfg.depth, cfg.vmm)
                 if eff.failure is not None:
                     found(O.EFFICIENCY, case, eff.failure)
         if n % SIDE_EVERY == 0:
@@ -267,7 +282,7 @@ def _native_loop(cfg: CampaignConfig, gen: CaseGenerator, cov: Coverage, counts:
             if pick not in dict(res.flagged):
                 counts.engine_checked += 1
                 case = batch.case(res.choices[pick])
-                r = O.equivalence(isa, case, cfg.depth)
+                r = O.equivalence(isa, case, cfg.depth, cfg.vmm)
                 if r.failure is not None:
                     hit(O.EQUIVALENCE, case, O.Failure(
                         O.EQUIVALENCE, "<engine>", r.failure.step, r.failure.pc, r.failure.assembly,
@@ -275,7 +290,7 @@ def _native_loop(cfg: CampaignConfig, gen: CaseGenerator, cov: Coverage, counts:
                         "equivalently: an engine bug (report it with this case)"))
             for i, flag in res.flagged:
                 case = batch.case(res.choices[i])
-                r = O.equivalence(isa, case, cfg.depth)
+                r = O.equivalence(isa, case, cfg.depth, cfg.vmm)
                 if flag & DIFFERS:
                     if r.failure is not None:
                         if O.EQUIVALENCE in props:
@@ -288,7 +303,7 @@ def _native_loop(cfg: CampaignConfig, gen: CaseGenerator, cov: Coverage, counts:
                             "the native engine saw the runs differ where the Python monitor did not: "
                             "an engine bug (report it with this case)"))
                 elif flag & SUSPECT and r.failure is None and O.EFFICIENCY in props and settings.innocuous:
-                    eff = O.efficiency(isa, case, r, settings.innocuous, cfg.depth)
+                    eff = O.efficiency(isa, case, r, settings.innocuous, cfg.depth, cfg.vmm)
                     if eff.failure is not None:
                         hit(O.EFFICIENCY, case, eff.failure)
         for _ in range(max(1, k // SIDE_EVERY_NATIVE)):

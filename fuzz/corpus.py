@@ -120,6 +120,10 @@ def read(path: Union[str, Path]) -> Entry:
             raise CorpusError(f"{p}: missing field '{name}'")
     if doc["property"] not in PROPERTIES:
         raise CorpusError(f"{p}: field 'property' is {doc['property']!r} (expected one of {', '.join(PROPERTIES)})")
+    from virtcheck.hypervisor.policies import names
+
+    if doc["vmm"] not in names():
+        raise CorpusError(f"{p}: field 'vmm' is {doc['vmm']!r} (expected one of {', '.join(names())})")
     try:
         case = Case.from_json(doc["case"])
     except (KeyError, ValueError, TypeError) as exc:

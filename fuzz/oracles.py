@@ -23,7 +23,8 @@ from typing import Any, Callable, Optional, Sequence
 from virtcheck.fuzz.case import Case
 from virtcheck.fuzz import runner
 from virtcheck.fuzz.runner import END_HALT, Rig, RunEnd, rig, run_steps, step_once
-from virtcheck.hypervisor import Machine, Monitor, monitor_stack
+from virtcheck.hypervisor import Machine, Monitor, VirtualMachine, monitor_stack
+from virtcheck.hypervisor.policies import DEFAULT as DEFAULT_POLICY
 from virtcheck.hypervisor.accounting import Accounting
 from virtcheck.isa.asm import disassemble_word
 from virtcheck.isa.concrete import compiled
@@ -71,11 +72,17 @@ class Result:
     out_of_domain: bool = False
     direct: int = 0  #: guest instructions the hardware ran directly (monitored run)
     emulated: Counter = dc_field(default_factory=Counter)  #: mnemonic -> emulations
+    interpreted: int = 0  #: instructions the policy had the monitor interpret
+    #: the policy runs guests directly at all (`Policy.runs_directly` is not the constant False)
+    direct_possible: bool = True
 
     @property
     def direct_ratio(self) -> float:
-        total = self.direct + sum(self.emulated.values())
-        return self.direct / total if total else 1.0
+        """Share of the completed instructions run directly; a run that completed none counts
+        as 1 under a policy that runs guests directly (nothing was kept from the hardware)
+        and as 0 under one that never does (an emulator's ratio is 0 by construction)."""
+        total = self.direct + sum(self.emulated.values()) + self.interpreted
+        return self.direct / total if total else float(self.direct_possible)
 
 
 # --- helpers ------------------------------------------------------------------------
@@ -132,20 +139,22 @@ def _describe(ev: RunEnd) -> Any:
 
 
 # --- equivalence (and efficiency, from the same monitored run) -------------------------
-def equivalence(isa: Isa, case: Case, depth: int = 1) -> Result:
+def equivalence(isa: Isa, case: Case, depth: int = 1, policy: str = DEFAULT_POLICY) -> Result:
     """Bare vs monitored: same fields (user and virtual system), same partition memory,
-    same traps and the same end, within ``case.budget`` steps."""
-    r = rig(isa, case.partition_size, depth)
+    same traps and the same end, within ``case.budget`` steps, under ``depth`` monitors of
+    ``policy``."""
+    r = rig(isa, case.partition_size, depth, policy=policy)
     entry = r.entry
     S0, mems0 = case.image(isa)
     Sb, Sv = list(S0), list(S0)
     eb = run_steps(r.bare, Sb, r.load_bare(mems0), case.budget, entry)
     ev = run_steps(r.vm, Sv, r.load_vm(mems0), case.budget, entry)
     acct = r.vm.account
-    res = Result(steps=eb.steps, direct=acct.direct, emulated=Counter(acct.emulated))
+    res = Result(steps=eb.steps, direct=acct.direct, emulated=Counter(acct.emulated),
+                 interpreted=sum(acct.interpreted.values()), direct_possible=r.top.direct_possible)
     if Sb == Sv and not _ends_differ(eb, ev) and r.bare_memory() == r.vm_memory():
         return res
-    located = locate(isa, case, depth)
+    located = locate(isa, case, depth, policy=policy)
     if located is None:  # differs in bulk, not step by step: the slicing itself changes the result
         lay = r.facts.layout
         diff = difference(lay.names, lay.memories, Sb, Sv, r.bare_memory(), r.vm_memory(),
@@ -159,10 +168,11 @@ def equivalence(isa: Isa, case: Case, depth: int = 1) -> Result:
     return res
 
 
-def locate(isa: Isa, case: Case, depth: int = 1, *, on_step: Optional[Callable] = None) -> Any:
+def locate(isa: Isa, case: Case, depth: int = 1, *, on_step: Optional[Callable] = None,
+           policy: str = DEFAULT_POLICY) -> Any:
     """Re-run ``case`` bare and monitored in lockstep: the first :class:`Failure`, the string
     ``"out_of_domain"`` when the virtual state left its partition first, or None."""
-    r = rig(isa, case.partition_size, depth)
+    r = rig(isa, case.partition_size, depth, policy=policy)
     f = r.facts
     lay = f.layout
     size = case.partition_size
@@ -192,7 +202,8 @@ def _outcome(o: tuple[str, Optional[tuple[str, int]]]) -> str:
     return f"trap({trap[0]}, info={trap[1]:#x})" if trap else kind
 
 
-def efficiency(isa: Isa, case: Case, res: Result, innocuous: frozenset[str], depth: int = 1) -> Result:
+def efficiency(isa: Isa, case: Case, res: Result, innocuous: frozenset[str], depth: int = 1,
+               policy: str = DEFAULT_POLICY) -> Result:
     """Flag an innocuous, unprivileged instruction (as ``innocuous`` names them) that the
     monitor had to emulate while the virtual state fit its partition."""
     suspects = [m for m in res.emulated if m in innocuous]
@@ -208,7 +219,7 @@ def efficiency(isa: Isa, case: Case, res: Result, innocuous: frozenset[str], dep
             seen["failure"] = (k, mnemonic, list(S))
         seen["count"] = now
 
-    located = locate(isa, case, depth, on_step=watch)
+    located = locate(isa, case, depth, on_step=watch, policy=policy)
     if "failure" in seen:
         k, mnemonic, _ = seen["failure"]
         res.failure = Failure(EFFICIENCY, mnemonic, k, 0, mnemonic,
@@ -229,14 +240,14 @@ class IsolationRig:
     """A monitor with ``vms`` guests of ``size`` cells each on a fresh machine; the cells
     outside every partition (the monitor's own and the gaps) hold a known pattern."""
 
-    def __init__(self, isa: Isa, size: int, vms: int, depth: int = 1):
+    def __init__(self, isa: Isa, size: int, vms: int, depth: int = 1, policy: str = DEFAULT_POLICY):
         self.isa = isa
         self.c = compiled(isa)
-        self.top = monitor_stack(isa, depth, machine=runner.machine(isa, runner.default_hardware))
+        self.top = monitor_stack(isa, depth, machine=runner.machine(isa, runner.default_hardware), policy=policy)
         self.vms = [self.top.create_vm(size) for _ in range(vms)]
         machine = self.top.host
-        while hasattr(machine, "monitor"):  # the physical memory at the bottom of the stack
-            machine = machine.monitor.host  # type: ignore[attr-defined]
+        while isinstance(machine, VirtualMachine):  # the physical memory at the bottom of the stack
+            machine = machine.monitor.host
         self.host_mems: list[list[int]] = list(machine.mems)  # type: ignore[attr-defined]
         total = len(self.host_mems[0])
         lo_hi = [(v.partition.base, v.partition.end) for v in self.vms]
@@ -269,7 +280,7 @@ class IsolationRig:
 def _physical_base(vm: Any) -> int:
     base = vm.partition.base
     host = vm.monitor.host
-    while hasattr(host, "partition"):
+    while isinstance(host, VirtualMachine):
         base += host.partition.base
         host = host.monitor.host
     return base
@@ -341,7 +352,7 @@ def _schedule(ir: IsolationRig, cases: Sequence[Case], slice_: int, budget: int,
 
 
 
-def isolation(isa: Isa, case: Case, slice_: int = 4, depth: int = 1) -> Result:
+def isolation(isa: Isa, case: Case, slice_: int = 4, depth: int = 1, policy: str = DEFAULT_POLICY) -> Result:
     """Noninterference and containment among ``len(case.others)`` guests.
 
     ``case`` is guest 0 (the observer); ``case.others[:-1]`` run beside it in both runs;
@@ -351,8 +362,8 @@ def isolation(isa: Isa, case: Case, slice_: int = 4, depth: int = 1) -> Result:
     if len(case.others) < 2:
         raise ValueError("an isolation case needs at least one co-resident guest and its variant")
     runs = [[case, *case.others[:-1]], [case, case.others[-1], *case.others[1:-1]]]
-    ir = isa.derived.fact(("fuzz.isolation_rig", case.partition_size, len(runs[0]), depth),
-                          lambda: IsolationRig(isa, case.partition_size, len(runs[0]), depth))
+    ir = isa.derived.fact(("fuzz.isolation_rig", case.partition_size, len(runs[0]), depth, policy),
+                          lambda: IsolationRig(isa, case.partition_size, len(runs[0]), depth, policy))
     finals = []
     for guests in runs:
         final, _ = _schedule(ir, guests, slice_, case.budget)
@@ -406,7 +417,8 @@ def _locate_interference(ir: IsolationRig, runs: list[list[Case]], slice_: int, 
 
 
 # --- encapsulation --------------------------------------------------------------------
-def encapsulation(isa: Isa, case: Case, *, same_monitor: bool = False, snapshotter: Any = None) -> Result:
+def encapsulation(isa: Isa, case: Case, *, same_monitor: bool = False, snapshotter: Any = None,
+                  policy: str = DEFAULT_POLICY) -> Result:
     """Run ``case.split`` steps, snapshot (through JSON), restore into another monitor (or
     the same one), continue: the final virtual state must equal the uninterrupted run's."""
     from virtcheck.hypervisor import snapshot as snap
@@ -418,7 +430,7 @@ def encapsulation(isa: Isa, case: Case, *, same_monitor: bool = False, snapshott
     S0, mems0 = case.image(isa)
 
     def fresh() -> tuple[Monitor, Any]:
-        top = Monitor(runner.machine(isa, runner.default_hardware))
+        top = Monitor(runner.machine(isa, runner.default_hardware), policy=policy)
         vm = top.create_vm(size)
         for view, src in zip(vm.mems, mems0):
             view.load(src)
@@ -433,7 +445,7 @@ def encapsulation(isa: Isa, case: Case, *, same_monitor: bool = False, snapshott
     e1 = run_steps(vm_b, Sb, vm_b.mems, k, entry)
     vm_b.S[:] = Sb
     doc = json.loads(json.dumps(save(vm_b)))
-    target = top_b if same_monitor else Monitor(runner.machine(isa, runner.default_hardware))
+    target = top_b if same_monitor else Monitor(runner.machine(isa, runner.default_hardware), policy=policy)
     vm_c = restore(target, doc)
     Sc = list(vm_c.S)
     rest = run_steps(vm_c, Sc, vm_c.mems, case.budget - e1.steps, entry) if e1.end != END_HALT else RunEnd(END_HALT, 0)
@@ -444,7 +456,7 @@ def encapsulation(isa: Isa, case: Case, *, same_monitor: bool = False, snapshott
                       outcome=(ea.end, end_b))
     if not diff:
         return Result(steps=ea.steps)
-    r = rig(isa, size)
+    r = rig(isa, size, policy=policy)
     mnemonic, pc, text = instruction_at(isa, r, Sb, vm_b.mems)
     return Result(Failure(ENCAPSULATION, mnemonic, e1.steps, pc, text, diff,
                           f"snapshot after {e1.steps} steps, restored into {'the same' if same_monitor else 'another'} "

@@ -20,6 +20,7 @@ from typing import Any, Callable, Optional
 from virtcheck.hypervisor import Machine, monitor_stack
 from virtcheck.hypervisor.accounting import Accounting
 from virtcheck.hypervisor.mapping import facts
+from virtcheck.hypervisor.policies import DEFAULT as DEFAULT_POLICY
 from virtcheck.hypervisor.stop import BUDGET, HALTED, TRAP, Stop
 from virtcheck.isa.concrete import CompiledIsa, compiled
 from virtcheck.isa.model import Isa
@@ -94,12 +95,23 @@ class StepMachine:
         return self.facts.mem_size
 
     def execute(self, S: list[int], budget: int, tally: Any = None) -> Stop:
+        return Stop(*self.direct(S, budget, tally))
+
+    def direct(self, S: list[int], budget: int, tally: Any = None) -> tuple:
+        """`execute` as a `RawStop` (the `Host` contract; nothing is tallied)."""
         r, n, on_fetch = self._run(S, self.mems, budget)
         if r is None:
-            return Stop(BUDGET, n)
+            return (BUDGET, n, None, 0, False)
         if r.__class__ is not tuple:
-            return Stop(HALTED, n)
-        return Stop(TRAP, n, r[0], int(r[1]), on_fetch)
+            return (HALTED, n, None, 0, False)
+        return (TRAP, n, r[0], int(r[1]), on_fetch)
+
+    def direct_for(self, hardware: Any) -> Callable:
+        """Only this ISA's own semantics (the `Host` contract): a campaign refuses ISAs whose
+        partitioned guests need other hardware before it builds one of these."""
+        if hardware is self.isa:
+            return self.direct
+        raise ValueError(f"the stepping machine runs '{self.isa.name}' only, not '{hardware.name}'")
 
 
 def machine(isa: Isa, hardware: str = STEP) -> Any:
@@ -151,17 +163,19 @@ def step_once(ex: Any, S: list[int], mems: list[Any], entry: dict) -> tuple[str,
 
 
 class Rig:
-    """A bare machine and a monitored VM of ``size`` cells, reused across cases."""
+    """A bare machine and a VM of ``size`` cells under ``depth`` monitors of ``policy``,
+    reused across cases."""
 
-    def __init__(self, isa: Isa, size: int, depth: int = 1, hardware: str = STEP):
+    def __init__(self, isa: Isa, size: int, depth: int = 1, hardware: str = STEP, policy: str = DEFAULT_POLICY):
         self.isa = isa
         self.size = size
         self.depth = depth
+        self.policy = policy
         self.c = compiled(isa)
         self.facts = facts(isa)
         self.entry = self.c.trap_entry
         self.bare = machine(isa, hardware)
-        self.top = monitor_stack(isa, depth, machine=machine(isa, hardware))
+        self.top = monitor_stack(isa, depth, machine=machine(isa, hardware), policy=policy)
         self.vm = self.top.create_vm(size)
         self.base = self.vm.partition.base
         lay = self.facts.layout
@@ -205,7 +219,8 @@ class Rig:
 default_hardware = STEP
 
 
-def rig(isa: Isa, size: int, depth: int = 1, hardware: Optional[str] = None) -> Rig:
-    """The (cached, per process) rig for ``isa`` with a ``size``-cell partition."""
+def rig(isa: Isa, size: int, depth: int = 1, hardware: Optional[str] = None, policy: str = DEFAULT_POLICY) -> Rig:
+    """The (cached, per process) rig for ``isa`` with a ``size``-cell partition under
+    ``depth`` monitors of ``policy`` (a registered name)."""
     hw = hardware or default_hardware
-    return isa.derived.fact(("fuzz.rig", size, depth, hw), lambda: Rig(isa, size, depth, hw))
+    return isa.derived.fact(("fuzz.rig", size, depth, hw, policy), lambda: Rig(isa, size, depth, hw, policy))

@@ -20,8 +20,17 @@ FETCH, TIMER = "<fetch>", "<timer>"
 @dataclass
 class Accounting:
     """``direct`` counts instructions the hardware ran for the guest, and
-    ``direct_by_instruction`` the same per mnemonic; ``trapped``, ``emulated`` and
-    ``reflected`` count per instruction mnemonic (or `FETCH`/`TIMER`)."""
+    ``direct_by_instruction`` the same per mnemonic; ``trapped``, ``emulated``,
+    ``interpreted`` and ``reflected`` count per instruction mnemonic (or `FETCH`/`TIMER`).
+
+    Every policy fills the same counters: an instruction is *direct* (the executor below
+    ran it), *emulated* (it stopped direct execution and the monitor completed it on the
+    virtual state), or *interpreted* (the policy had the monitor execute it without trying
+    direct execution); a trap delivered into the guest is *reflected*.
+    ``monitor_entries`` counts the times control passed from the guest to the monitor: a
+    direct run stopped (a trap or a halt; not a spent budget) or a timer interrupt came
+    (the real interrupt enters the monitor, which reflects it); ``world_switches`` the
+    times the scheduler switched to this VM."""
 
     direct: int = 0
     trapped: Counter = dc_field(default_factory=Counter)
@@ -31,6 +40,8 @@ class Accounting:
     world_switches: int = 0
     #: per-instruction direct counts carried over (from a snapshot), before the live tallies
     direct_base: Counter = dc_field(default_factory=Counter)
+    interpreted: Counter = dc_field(default_factory=Counter)
+    monitor_entries: int = 0
     #: monitors under the executor this accounting belongs to (see `tally.fold`)
     level: int = dc_field(default=1, compare=False)
     _tallies: dict = dc_field(default_factory=dict, repr=False, compare=False)
@@ -49,8 +60,8 @@ class Accounting:
 
     @property
     def executed(self) -> int:
-        """Guest instructions completed: directly or by emulation."""
-        return self.direct + sum(self.emulated.values())
+        """Guest instructions completed: directly, by emulation or by interpretation."""
+        return self.direct + sum(self.emulated.values()) + sum(self.interpreted.values())
 
     @property
     def direct_ratio(self) -> float:
@@ -63,10 +74,12 @@ class Accounting:
             "direct": self.direct,
             "direct_by_instruction": dict(sorted(self.direct_by_instruction.items())),
             "emulated": dict(sorted(self.emulated.items())),
+            "interpreted": dict(sorted(self.interpreted.items())),
             "reflected": dict(sorted(self.reflected.items())),
             "trapped": dict(sorted(self.trapped.items())),
             "halted": self.halted,
             "world_switches": self.world_switches,
+            "monitor_entries": self.monitor_entries,
             "executed": self.executed,
             "direct_ratio": self.direct_ratio,
         }
@@ -75,4 +88,5 @@ class Accounting:
     def from_json(d: dict[str, Any]) -> "Accounting":
         return Accounting(int(d["direct"]), Counter(d["trapped"]), Counter(d["emulated"]),
                           Counter(d["reflected"]), int(d["halted"]), int(d["world_switches"]),
-                          Counter(d.get("direct_by_instruction", {})))
+                          Counter(d.get("direct_by_instruction", {})), Counter(d.get("interpreted", {})),
+                          int(d.get("monitor_entries", 0)))

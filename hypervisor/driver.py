@@ -31,9 +31,42 @@ class Executor(Protocol):
 
     def execute(self, S: list[int], budget: int) -> Stop: ...
 
-    # Optional, for speed and per-instruction accounting (`Machine` and `VirtualMachine`
-    # have both): ``execute(S, budget, tally)`` counting what ran into ``tally``, and
-    # ``direct(S, budget, tally) -> RawStop``, the same without the `Stop` object.
+    # Optional, for speed and per-instruction accounting (every `Host` has it):
+    # ``direct(S, budget, tally) -> RawStop``, `execute` without the `Stop` object.
+
+
+#: the members a monitor uses of the executor under it (`Host`), checked when it is built
+HOST_MEMBERS = ("isa", "facts", "level", "mems", "memory_size", "direct", "direct_for")
+
+
+class Host(Executor, Protocol):
+    """What a monitor uses of the executor it runs on, and nothing else: the real
+    `Machine`, a monitor's `VirtualMachine` (monitors stack), or the fuzzer's stepping
+    machine. `Monitor` checks these members are there when it is built
+    (`host_missing`) instead of probing for them while it runs.
+
+    * ``level``: monitors under this executor (0 for a machine); a VM on it is one more.
+    * ``mems``: its physical memories, one per ISA memory, in layout order; the monitor
+      cuts its partitions out of them.
+    * ``memory_size``: cells of the memories a partition divides.
+    * ``direct(S, budget, tally) -> RawStop``: run ``S`` directly until it traps, halts,
+      or completes ``budget`` instructions; nothing is applied on a trap. What ran is
+      counted into ``tally`` (a per-guest block tally, `tally`), when the host counts.
+    * ``direct_for(hardware)``: the same run loop with another model of this hardware
+      (`Isa.partition`'s ``hardware``), or an error when it has none.
+    """
+
+    level: int
+    mems: Sequence[Any]
+
+    def direct(self, S: list[int], budget: int, tally: Any = None) -> tuple: ...
+
+    def direct_for(self, hardware: Any) -> Callable[..., tuple]: ...
+
+
+def host_missing(ex: Any) -> list[str]:
+    """The `Host` members ``ex`` lacks (empty when a monitor can run on it)."""
+    return [m for m in HOST_MEMBERS if not hasattr(ex, m)]
 
 
 @dataclass
@@ -156,8 +189,9 @@ def drive(ex: Executor, S: list[int], mems: Sequence[Any], clock: Clock, steps: 
             if f.timer_enabled(S):
                 clock.pending = False
                 log.add(TrapEvent(log.executed, S[pc], isa.timer_cause, 0))
-                if account is not None:
+                if account is not None:  # the real interrupt enters the monitor, which reflects it
                     account.reflected[TIMER] += 1
+                    account.monitor_entries += 1
                 enter(isa.timer_cause, S, 0)
                 entries += 1
                 continue

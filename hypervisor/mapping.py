@@ -299,6 +299,12 @@ class IsaFacts:
                                                 ["size"], result=True)
         return bool(fn(V, size & self._addr_mask))
 
+    def predicate(self, expr: E.Expr) -> Callable[[list[int]], bool]:
+        """``expr`` (a condition over the state's fields, no memory) compiled into
+        ``pred(S)`` over the flat state, true or false as a Python value (a monitor policy's
+        gate, `policies`; the caller tests it, so no ``bool()`` per call)."""
+        return self._function("predicate", "S", Effects(result=expr), [], result=True)
+
     # --- timer ----------------------------------------------------------------------
     @property
     def timer_period(self) -> int:

@@ -1,23 +1,29 @@
-"""The trap-and-emulate monitor (PG 1974 §5; design.md §5), generic over ISAs.
+"""Monitors over any executor (PG 1974; design.md §5), generic over ISAs and policies.
 
-A `Monitor` runs on an executor (the real `Machine`, or a `VirtualMachine` of another
+A `Monitor` runs on a `Host` (the real `Machine`, or a `VirtualMachine` of another
 monitor: monitors stack, PG Theorem 2). Each of its `VirtualMachine`s owns a partition
-of the executor's memory and a *virtual* state: all fields, of which the system ones
-(mode, relocation, ...) exist only here. To run a guest the monitor writes the real state
-that represents it (f: user fields copied, system fields = the ISA's partition
-composition, in the guest configuration) and lets the executor run it directly. Only when
-the executor stops does the monitor act: it runs the very instruction again, with the ISA's
-own compiled semantics, on the virtual state and partition --
+of the host's memory and a *virtual* state: all fields, of which the system ones (mode,
+relocation, ...) exist only here. What the monitor does with a guest is its **policy**
+(`virtcheck.hypervisor.policies`): before the guest runs, the policy says whether the
+virtual state runs *directly* or the monitor *interprets* its next instruction; at a stop,
+it gives the step the monitor takes on the virtual state.
 
-* it completes: the monitor has **emulated** it (a privileged instruction in virtual
-  supervisor mode), and direct execution resumes;
+To run a guest directly the monitor writes the real state that represents it (f: user
+fields copied, system fields = the ISA's partition composition, in the guest
+configuration) and lets the host run it. When the host stops, or when the policy has the
+monitor interpret, the monitor runs the very instruction with the ISA's own compiled
+semantics on the virtual state and partition --
+
+* it completes: the monitor has **emulated** it (after a direct stop: a privileged
+  instruction in virtual supervisor mode) or **interpreted** it, and the policy is asked
+  again;
 * it traps: the real machine would have trapped for this guest too (virtual user mode,
   bounds, supervisor call), so the trap is **reflected** -- returned to whoever runs the
   guest, which enters the ISA's trap semantics on the virtual state (`driver.drive`), or,
   for a monitor stacked on this one, handles it itself;
 * it halts: the virtual machine halts.
 
-The monitor's own memory is the executor's low cells the ISA's trap semantics use at
+The monitor's own memory is the host's low cells the ISA's trap semantics use at
 constant addresses (`mapping.reserved_cells`); partitions start above it and never
 overlap. Trap semantics that address memory through the state (IA-32's IDT) are reflected
 over the guest's partition views. Memories the ISA declares private to a VM (IA-32's I/O
@@ -29,23 +35,25 @@ A monitor may run on a VM of another monitor (`VirtualMachine.hosted`); then run
 that VM means running the monitor on it for the VM's time slice (`Monitor.run_for`), so
 every level of a stack can schedule several VMs. Direct execution is the machine's run
 loop whatever the depth: each level adds work per *stop* (trap, halt, budget), none per
-instruction.
+directly executed instruction.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from virtcheck.isa.asm import Program
 from virtcheck.isa.concrete import compiled
 from virtcheck.isa.errors import IsaError
 from virtcheck.isa.state import MachineState, Memory
 from virtcheck.hypervisor.accounting import FETCH, Accounting
-from virtcheck.hypervisor.driver import Clock, Executor, RunResult, TrapLog, drive
+from virtcheck.hypervisor.driver import Clock, Host, RunResult, TrapLog, drive, host_missing
 from virtcheck.hypervisor.mapping import Partition, PartitionMemory, facts
 from virtcheck.hypervisor.tally import Tally, add_emulated
 from virtcheck.hypervisor.fetch import UNDEFINED_RESULT, variable_fetch
-from virtcheck.hypervisor.stop import BUDGET, HALTED, TRAP, UNDEFINED, RawStop, Stop, direct_of
+from virtcheck.hypervisor import policies
+from virtcheck.hypervisor.policies import Policy, StatePredicate, constant
+from virtcheck.hypervisor.stop import BUDGET, HALTED, TRAP, UNDEFINED, RawStop, Stop
 
 DEFAULT_SLICE = 10_000
 
@@ -68,12 +76,13 @@ class VirtualMachine:
         self.index = index
         self.partition = partition
         host = monitor.host
-        self.level: int = getattr(host, "level", 0) + 1  #: monitors under this VM's guest
+        self.policy: Policy = monitor.policy
+        self.level: int = host.level + 1  #: monitors under this VM's guest
         private = set(self.isa.partition_private)
         sizes = self.facts.layout.mem_size
         self.mems = [PartitionMemory([0] * sizes[k], 0, sizes[k]) if name in private
                      else PartitionMemory(m, partition.base, partition.size)
-                     for k, (name, m) in enumerate(zip(self.facts.layout.memories, host_memories(host)))]
+                     for k, (name, m) in enumerate(zip(self.facts.layout.memories, host.mems))]
         self._code = self.facts.layout.memories.index(self.isa.code_memory)
         #: the hardware this VM presents (`IsaFacts.hardware`): its own steps, and direct runs below
         self.hardware = self.facts.hardware
@@ -92,6 +101,9 @@ class VirtualMachine:
         self.halted = False
         self.hosted: Optional["Monitor"] = None  #: the monitor running on this VM, if any
         self._host_direct = hardware_direct(host, self.hardware)
+        #: the policy, asked before the guest runs (None: always directly) and at a stop
+        self._gate = monitor._gate
+        self._stop_step = self.policy.stop_step(self)
         #: the map f into this partition, in place (`IsaFacts.entering`)
         self._map = self.facts.entering(partition)
         r = self.facts.reserved
@@ -122,31 +134,47 @@ class VirtualMachine:
         return Stop(*self.direct(S, budget, tally))
 
     def direct(self, S: list[int], budget: int, tally: Optional[Tally] = None) -> RawStop:
-        """`execute` as a `RawStop` (what a monitor above calls per trap)."""
+        """`execute` as a `RawStop` (what a monitor above calls per trap).
+
+        Before every run the policy's gate says whether ``S`` runs directly on the host or
+        the monitor executes its next instruction itself; at every stop the policy's step
+        runs on ``S`` and its outcome is read the same way for every policy (completed:
+        emulated or interpreted; trapped: reflected; else halted)."""
         T = self._tally if tally is None else tally
         acct = self._account
         if id(T) not in acct._tallies:
             acct.watch(T)
         run = self._host_direct
         enter, leave = self._map
-        vstep = self._virtual_step
+        step = self._stop_step
+        gate = self._gate
         n = 0
         while True:
-            saved = enter(S)  # S is now f(S): the real state that runs the guest
-            try:
-                reason, k, cause, info, on_fetch = run(S, budget - n, T)
-            finally:
-                leave(S, saved)  # the virtual system state again; the run's user fields kept
-            n += k
-            acct.direct += k
-            if reason == BUDGET:
-                return (BUDGET, n, None, 0, False)
-            result, name, on_fetch = vstep(S)
-            if result is UNDEFINED_RESULT:
-                return (UNDEFINED, n, None, S[self._pc], False)
-            acct.trapped[name] += 1
+            if gate is None or gate(S):
+                saved = enter(S)  # S is now f(S): the real state that runs the guest
+                try:
+                    reason, k, cause, info, on_fetch = run(S, budget - n, T)
+                finally:
+                    leave(S, saved)  # the virtual system state again; the run's user fields kept
+                n += k
+                acct.direct += k
+                if reason == BUDGET:
+                    return (BUDGET, n, None, 0, False)
+                acct.monitor_entries += 1
+                result, name, on_fetch = step(S)
+                if result is UNDEFINED_RESULT:
+                    return (UNDEFINED, n, None, S[self._pc], False)
+                acct.trapped[name] += 1
+                completed = acct.emulated
+            else:
+                if n >= budget:
+                    return (BUDGET, n, None, 0, False)
+                result, name, on_fetch = step(S)
+                if result is UNDEFINED_RESULT:
+                    return (UNDEFINED, n, None, S[self._pc], False)
+                completed = acct.interpreted
             if result is None:
-                acct.emulated[name] += 1
+                completed[name] += 1
                 add_emulated(T, self.level, name)  # direct for the executors above this one
                 n += 1
                 if n >= budget:
@@ -186,8 +214,9 @@ class VirtualMachine:
         for (phys, lo, hi), cells in zip(spans, low):
             phys[lo:hi] = cells
 
-    def _virtual_step(self, S: list[int]) -> tuple[Any, str, bool]:
-        """The ISA's own fetch and step on the virtual state and partition."""
+    def virtual_step(self, S: list[int]) -> tuple[Any, str, bool]:
+        """The ISA's own fetch and step on the virtual state and partition:
+        ``(result, mnemonic, on_fetch)``."""
         mems = self.mems
         if self._vfetch is not None:
             return self._vfetch.step_once(S, mems)
@@ -239,22 +268,34 @@ class VirtualMachine:
                             {n: Memory.from_list(m.to_list()) for n, m in zip(f.layout.memories, self.mems)})
 
 
-def host_memories(host: Executor) -> list[Any]:
-    """The physical memories of an executor, as its guests' partitions index them."""
-    return list(host.mems)  # type: ignore[attr-defined]
-
-
-def hardware_direct(host: Executor, hardware: Any) -> Any:
+def hardware_direct(host: Host, hardware: Any) -> Any:
     """``direct`` of ``host`` running ``hardware``'s semantics: the host's own when it runs
     that ISA, else its ``direct_for`` (a `Machine` of the flat model gives a run loop of
     the segmented one on the same memory)."""
     if host.isa is hardware:
-        return direct_of(host)
-    fn = getattr(host, "direct_for", None)
-    if fn is None:
+        return host.direct
+    try:
+        return host.direct_for(hardware)
+    except (ValueError, MonitorError):
         raise MonitorError(f"the executor under the monitor runs '{host.isa.name}' and cannot run "
-                           f"'{hardware.name}', the hardware its partitioned guests need")
-    return fn(hardware)
+                           f"'{hardware.name}', the hardware its partitioned guests need") from None
+
+
+def gate_of(facts: Any, pred: StatePredicate) -> Optional[Any]:
+    """A policy's `Policy.runs_directly` compiled over the flat virtual state: None when it
+    is the constant True (the direct loop then asks nothing), else ``gate(S) -> bool``."""
+    value = constant(pred)
+    if value is True:
+        return None
+    if value is False:
+        return _never
+    from virtcheck.isa.semantics import Builder
+
+    return facts.predicate(pred(Builder(facts.isa)))  # type: ignore[operator]
+
+
+def _never(S: list[int]) -> bool:
+    return False
 
 
 def _word(isa: Any, code: Any, a: int) -> int:
@@ -284,10 +325,19 @@ def _decoded(c: Any, w: int) -> tuple[Any, str]:
 
 
 class Monitor:
-    """A trap-and-emulate monitor on ``host``, with a round-robin scheduler whose time
-    slice is ``slice`` completed guest instructions."""
+    """A monitor with ``policy`` (a registered name or a `Policy`; default trap-and-emulate)
+    on ``host``, with a round-robin scheduler whose time slice is ``slice`` completed
+    guest instructions."""
 
-    def __init__(self, host: Executor, *, slice: int = DEFAULT_SLICE):
+    def __init__(self, host: Host, *, slice: int = DEFAULT_SLICE, policy: Union[str, Policy] = policies.DEFAULT):
+        missing = host_missing(host)
+        if missing:
+            raise MonitorError(f"a monitor cannot run on {type(host).__name__}: it lacks "
+                               f"{', '.join(missing)} (the Host contract, virtcheck.hypervisor.driver.Host)")
+        try:
+            self.policy: Policy = policies.get(policy)
+        except policies.PolicyError as exc:
+            raise MonitorError(str(exc)) from None
         self.host = host
         self.isa = host.isa
         self.facts = facts(host.isa)
@@ -297,6 +347,7 @@ class Monitor:
         if slice < 1:
             raise MonitorError(f"time slice must be at least 1 instruction, not {slice}")
         self.slice = slice
+        self._gate = gate_of(self.facts, self.policy.runs_directly(self.isa))
         self.vms: list[VirtualMachine] = []
         self.world_switches = 0
         self._current: Optional[VirtualMachine] = None
@@ -307,6 +358,11 @@ class Monitor:
             if host.hosted is not None:
                 raise MonitorError(f"VM {host.index} already runs a monitor; a VM runs one monitor")
             host.hosted = self
+
+    @property
+    def direct_possible(self) -> bool:
+        """The policy ever runs a guest directly (its `runs_directly` is not the constant False)."""
+        return self._gate is not _never
 
     @property
     def free(self) -> int:

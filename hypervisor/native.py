@@ -28,10 +28,15 @@ import ctypes
 from typing import Optional, Sequence
 
 from virtcheck.hypervisor.mapping import Partition, facts
+from virtcheck.hypervisor.policies import Capability
 from virtcheck.isa import expr as E
 from virtcheck.isa.model import Isa
 from virtcheck.isa.native import HALT, OK, TRAP, CSource, NativeUnavailable, build, unsupported as isa_unsupported
 from virtcheck.isa.semantics import Builder, Effects
+
+#: what the native monitor can do for a policy (`policies.Capability`): it runs a guest
+#: directly and emulates or reflects what traps; it neither interprets nor gates
+CAPABILITIES = frozenset({Capability.DIRECT})
 
 U64 = ctypes.c_uint64
 I64 = ctypes.c_int64

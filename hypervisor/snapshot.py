@@ -5,6 +5,7 @@ Format ``virtcheck-vm-snapshot``, version 1 (``docs/hypervisor.md`` documents it
     {
       "format": "virtcheck-vm-snapshot", "version": 1,
       "isa": "pg3", "isa_fingerprint": "<sha256 of the ISA's state and instruction table>",
+      "policy": "trap-emulate",
       "partition_size": 1022,
       "state": {"fields": {...}, "memories": {"E": {"default": 0, "cells": {"addr": value}}}},
       "clock": {"since": 12, "pending": false}, "halted": false,
@@ -14,7 +15,10 @@ Format ``virtcheck-vm-snapshot``, version 1 (``docs/hypervisor.md`` documents it
 
 The state is the *virtual* machine (every field, the partition's cells), so it restores
 into any monitor of the same ISA with a free partition of the same size: the same
-instance (checkpoint / restore) or another one (migration). Corrupt, truncated, edited or
+instance (checkpoint / restore) or another one (migration), whatever its policy: ``policy``
+records the monitor policy the guest ran under (absent in files written before policies
+existed: trap-and-emulate, then the only one), and a restored VM runs under its new
+monitor's. Corrupt, truncated, edited or
 mismatched files are refused with a `SnapshotError` naming the file and the problem.
 """
 
@@ -28,6 +32,7 @@ from typing import Any, Union
 from virtcheck.isa import files
 from virtcheck.isa.model import Isa
 from virtcheck.isa.state import MachineState, state_problem
+from virtcheck.hypervisor import policies
 from virtcheck.hypervisor.accounting import Accounting
 from virtcheck.hypervisor.driver import Clock, TrapLog
 from virtcheck.hypervisor.monitor import Monitor, VirtualMachine
@@ -63,6 +68,7 @@ def snapshot(vm: VirtualMachine) -> dict[str, Any]:
         "version": VERSION,
         "isa": vm.isa.name,
         "isa_fingerprint": isa_fingerprint(vm.isa),
+        "policy": vm.policy.name,
         "partition_size": vm.partition.size,
         "state": vm.state().to_json(),
         "clock": vm.clock.to_json(),
@@ -108,6 +114,8 @@ def check(doc: Any, isa: Isa, where: str = "<snapshot>") -> dict[str, Any]:
         state = MachineState.from_json(doc["state"])
         Clock.from_json(doc["clock"]), Accounting.from_json(doc["accounting"])
         TrapLog.from_json(doc["trap_log"])
+        if not isinstance(doc.get("policy", policies.DEFAULT), str):
+            raise ValueError("policy is not a name")
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise SnapshotError(f"{where}: malformed snapshot ({type(exc).__name__}: {exc})") from None
     size = doc.get("partition_size")
@@ -140,6 +148,11 @@ def restore(monitor: Monitor, doc: dict[str, Any], where: str = "<snapshot>") ->
     vm.account = Accounting.from_json(doc["accounting"])
     vm.log = TrapLog.from_json(doc["trap_log"])
     return vm
+
+
+def recorded_policy(doc: dict[str, Any]) -> str:
+    """The policy a snapshot's guest ran under (see the format)."""
+    return str(doc.get("policy", policies.DEFAULT))
 
 
 def load(monitor: Monitor, path: Union[str, Path]) -> VirtualMachine:

@@ -159,6 +159,18 @@ def monitor_properties(monitor: Any) -> list[MonitorProperty]:
     return out
 
 
+def monitor_title(monitor: Any) -> str:
+    """What a report calls the monitor of a result: its policy's title, looked up in the
+    policy registry by the name the result records (``trap-emulate`` when it records none)."""
+    from virtcheck.hypervisor.policies import DEFAULT, PolicyError, get
+
+    name = getattr(monitor, "monitor", None) or DEFAULT
+    try:
+        return get(name).title
+    except PolicyError:
+        return f"{name} monitor"
+
+
 def monitor_violation_lines(result: IsaResult) -> list[str]:
     """``<file>:<line>: pg3-jrst: monitor equivalence: ...`` for every monitor violation,
     located at the instruction's declaration."""

@@ -11,7 +11,7 @@ from tabulate import tabulate
 from virtcheck.checks.results import PROPERTIES, CheckRun, IsaResult
 from virtcheck.checks.verdict import Verdict
 from virtcheck.reports.explain import (
-    monitor_properties, monitor_violation_lines, undecided_lines, violation_lines,
+    monitor_properties, monitor_title, monitor_violation_lines, undecided_lines, violation_lines,
 )
 from virtcheck.reports.labels import COLUMNS, LEGEND, THEOREMS, budget_line, mark
 from virtcheck.reports.text import field_groups
@@ -54,7 +54,8 @@ def isa_markdown(r: IsaResult) -> list[str]:
         detail = violation_lines(r, t) + (undecided_lines(r, t) if t.verdict is not Verdict.FAILS else [])
         lines += [f"  - {_code(line)}" for line in detail]
     if r.monitor is not None:
-        lines += ["", "### Trap-and-emulate monitor", ""]
+        title = monitor_title(r.monitor)
+        lines += ["", f"### {title[:1].upper()}{title[1:]}", ""]
         for p in monitor_properties(r.monitor):
             lines.append(f"- **{p.name}:** {p.verdict.value}")
         lines += [f"  - {_code(line)}" for line in monitor_violation_lines(r)]

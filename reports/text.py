@@ -17,7 +17,7 @@ from tabulate import tabulate
 from virtcheck.checks.results import PROPERTIES, CheckRun, IsaResult
 from virtcheck.checks.verdict import Verdict
 from virtcheck.reports.explain import (
-    monitor_properties, monitor_verdict, monitor_violation_lines, undecided_lines, unique, violation_lines,
+    monitor_properties, monitor_title, monitor_verdict, monitor_violation_lines, undecided_lines, unique, violation_lines,
 )
 from virtcheck.reports.labels import COLUMNS, LEGEND, THEOREMS, budget_line, mark, plural
 
@@ -105,7 +105,7 @@ def isa_section(r: IsaResult, paint: Optional[_Paint] = None) -> list[str]:
             lines += undecided_lines(r, t)
     if r.monitor is not None:
         lines.append("")
-        lines.append("trap-and-emulate monitor:")
+        lines.append(f"{monitor_title(r.monitor)}:")
         for p in monitor_properties(r.monitor):
             word = p.verdict.value
             n = f" ({plural(len(p.violations), 'violation')})" if p.violations else ""

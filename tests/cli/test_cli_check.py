@@ -185,8 +185,9 @@ class _Monitor:
 def test_vmm_attaches_the_monitor_and_a_failure_fails_the_run(monkeypatch):
     seen = []
 
-    def check_monitor(isa, budget):
+    def check_monitor(isa, budget, policy):
         seen.append((isa.name, budget.rlimit))
+        assert policy == "trap-emulate"
         bad = isa.name == "tiny"
         return _Monitor(_Prop(not bad, ["NOP: differs"] if bad else []), _Prop(True), _Prop(True))
 

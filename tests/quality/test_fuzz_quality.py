@@ -40,3 +40,17 @@ def test_pg3_bounded_campaign_finds_nothing():
     report = run_campaign(CampaignConfig(isa, "pg3", seed=2024, seconds=15.0, workers=2, reference=ref))
     assert report.failures == [] and report.programs > 1000
     assert report.summary().startswith(f"no divergence in {report.programs} programs (seed 2024)")
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_a_hybrid_campaign_finds_exactly_theorem3s_violations(name):
+    """Under the hybrid monitor the campaign must find Theorem 3's violations (LRA on
+    pg3-lra) and nothing where Theorem 3 holds (JRST1 is interpreted in supervisor mode)."""
+    isa = MACHINES[name]
+    ref = Reference.from_isa_result(classify_isa(isa), "3")
+    report = run_campaign(CampaignConfig(isa, name, seed=2024, vmm="hybrid", seconds=10.0, workers=2,
+                                         reference=ref))
+    assert report.comparison == {"agreed": sorted(ref.flagged), "fuzz_only": [], "z3_only": []}
+    assert report.programs > 1000
+    if not ref.flagged:
+        assert report.summary().startswith(f"no divergence in {report.programs} programs (seed 2024)")

@@ -28,8 +28,12 @@ from virtcheck.reports.labels import budget_line, plural
 from virtcheck.reports.text import render_summary
 from virtcheck.session import saved
 
-#: monitors ``--vmm`` can prove things about, and what the report calls them
-MONITORS = {"trap-emulate": "trap-and-emulate monitor"}
+
+def policy_names() -> list[str]:
+    """The registered monitor policies (`virtcheck.hypervisor.policies`)."""
+    from virtcheck.hypervisor.policies import names
+
+    return names()
 
 
 class _Fatal(Exception):
@@ -51,7 +55,7 @@ def _import_monitor(vmm: str) -> Callable[[Isa, Budget], Any]:
     except ImportError as exc:
         raise _Fatal(f"--vmm {vmm}: the monitor proofs are not available in this installation "
                      f"(virtcheck.checks.monitor: {exc})") from None
-    return check_monitor
+    return lambda isa, budget: check_monitor(isa, budget, vmm)
 
 
 def load_targets(targets: list[str], errors: list[str], report: Callable[[str], None]) -> list[tuple[Isa, str]]:
@@ -158,7 +162,9 @@ def _bundled_names() -> list[str]:
 
 def _announce(targets: list[str], budget: Budget, jobs: int, vmm: Optional[str]) -> str:
     what = ", ".join(targets) if targets else f"{', '.join(_bundled_names())} (every bundled ISA)"
-    extra = f", and the {MONITORS[vmm]}" if vmm else ""
+    from virtcheck.hypervisor.policies import get
+
+    extra = f", and the {get(vmm).title}" if vmm else ""
     return (f"virtcheck {__version__}: checking {what}{extra} with {budget_line(budget.to_json())}, "
             f"{plural(jobs, 'job')}")
 
@@ -174,8 +180,8 @@ def _announce(targets: list[str], budget: Budget, jobs: int, vmm: Optional[str])
 @click.option("--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Worker processes for the solver queries (0 = one per CPU). The report does not depend "
                    "on it (every instruction's queries run in a Z3 context of their own).")
-@click.option("--vmm", type=click.Choice(list(MONITORS)),
-              help="Also prove equivalence, isolation and efficiency of this monitor.")
+@click.option("--vmm", type=click.Choice(policy_names()),
+              help="Also prove equivalence, isolation and efficiency of a monitor of this policy.")
 def command(targets: tuple[str, ...], formats: tuple[str, ...], out: Optional[Path], rlimit: int, jobs: int,
             vmm: Optional[str]) -> None:
     """Classify every instruction of each ISA (all bundled ISAs if none is named) and decide

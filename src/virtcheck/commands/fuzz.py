@@ -17,7 +17,8 @@ from typing import Any, Optional
 import click
 
 from virtcheck.checks.verdict import EXIT_FAIL, EXIT_OK, EXIT_USAGE  # the one exit-code rule
-MONITORS = ["trap-emulate"]
+from virtcheck.commands.check import policy_names
+from virtcheck.hypervisor.policies import DEFAULT as DEFAULT_POLICY
 
 
 def _fail(msg: str) -> None:
@@ -65,7 +66,8 @@ def _progress_printer(tty: bool) -> tuple[Any, Any]:
 
 @click.command("fuzz")
 @click.argument("isa_name", metavar="ISA")
-@click.option("--vmm", type=click.Choice(MONITORS), default="trap-emulate", show_default=True, help="Monitor under test.")
+@click.option("--vmm", type=click.Choice(policy_names()), default=DEFAULT_POLICY, show_default=True,
+              help="Policy of the monitor under test.")
 @click.option("--property", "props", default=",".join(["equivalence", "isolation", "efficiency", "encapsulation"]),
               show_default=True, help="Comma-separated properties to check.")
 @click.option("--budget", default=None, help="Wall-clock budget (60s, 2m, 500ms). Default 60s unless --examples.")
@@ -138,7 +140,9 @@ def command(isa_name: str, vmm: str, props: str, budget: Optional[str], examples
     if not no_z3:
         from virtcheck.checks.classify import classify_isa
 
-        reference = Reference.from_isa_result(classify_isa(isa))
+        from virtcheck.hypervisor.policies import get
+
+        reference = Reference.from_isa_result(classify_isa(isa), get(vmm).theorem)
     runner.default_hardware = hardware
     if hardware == "hypervisor" and engine == "auto":
         engine = "python"  # the hypervisor's Machine is Python: the native loop would bypass it

@@ -73,7 +73,7 @@ def replay_one(path: Path, isa_ref: Optional[str]) -> dict[str, Any]:
         from virtcheck.fuzz.reference import Reference
 
         innocuous = Reference.from_isa_result(classify_isa(isa)).innocuous
-    f = check(e.property, isa, e.case, Settings(e.depth, 4, innocuous))
+    f = check(e.property, isa, e.case, Settings(e.depth, 4, innocuous, e.vmm))
     same = f is not None and f.to_json() == e.failure.to_json()
     return {"file": str(path), "isa": e.isa, "vmm": e.vmm, "property": e.property, "seed": e.seed,
             "program": e.case.assembly(isa), "reproduced": f is not None, "identical": same,

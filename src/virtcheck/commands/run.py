@@ -1,4 +1,4 @@
-"""``virtcheck run``: run a guest program bare or under stacked trap-and-emulate monitors.
+"""``virtcheck run``: run a guest program bare or under stacked monitors of any policy.
 
 Shows the final guest state, the trap log and the monitor's accounting. Exit codes: 0 the
 run finished (halted or used its step budget), 2 a usage or input error (one line naming
@@ -70,6 +70,27 @@ def _check_fits(isa: Isa, prog: Any, source: str, partition: Optional[int] = Non
         _fail(f"{where}: address {a:#x} lies outside {room}")
 
 
+def _policies(ctx: click.Context, param: click.Parameter, value: Optional[str]) -> Optional[list[str]]:
+    """``--vmm NAME`` or a stack bottom first, ``--vmm trap-emulate,hybrid``; every name registered."""
+    if value is None:
+        return None
+    from virtcheck.hypervisor.policies import names
+
+    chosen = [v.strip() for v in value.split(",")]
+    bad = [v for v in chosen if v not in names()]
+    if bad or not chosen:
+        raise click.BadParameter(f"unknown monitor policy {', '.join(repr(b) for b in bad) or '(none)'} "
+                                 f"(known: {', '.join(names())})")
+    return chosen
+
+
+def _vmm_help() -> str:
+    from virtcheck.hypervisor.policies import names
+
+    return (f"Run under monitors of this policy ({', '.join(names())}); a comma-separated list is a stack, "
+            "bottom first (trap-emulate,hybrid: a hybrid monitor on a trap-and-emulate one).")
+
+
 def _state_lines(isa: Isa, fields: dict[str, int]) -> str:
     return " ".join(f"{n}={v:#x}" for n, v in fields.items())
 
@@ -78,9 +99,9 @@ def _state_lines(isa: Isa, fields: dict[str, int]) -> str:
 @click.argument("isa_name", metavar="ISA")
 @click.argument("program", metavar="PROGRAM.s", required=False)
 @click.option("--bare", "mode", flag_value="bare", help="Run on the real machine (default without --vmm).")
-@click.option("--vmm", type=click.Choice(["trap-emulate"]), default=None, help="Run under this monitor.")
+@click.option("--vmm", default=None, callback=_policies, metavar="POLICY[,POLICY...]", help=_vmm_help())
 @click.option("--vms", type=click.IntRange(1, 64), default=1, show_default=True, help="Guests (each runs PROGRAM).")
-@click.option("--depth", type=click.IntRange(1, 8), default=1, show_default=True, help="Stacked monitors.")
+@click.option("--depth", type=click.IntRange(1, 8), default=None, help="Stacked monitors of the one --vmm policy [default: 1].")
 @click.option("--steps", type=click.IntRange(1), default=1_000_000, show_default=True,
               help="Step budget: completed instructions per guest.")
 @click.option("--slice", "slice_", type=click.IntRange(1), default=10_000, show_default=True,
@@ -92,7 +113,8 @@ def _state_lines(isa: Isa, fields: dict[str, int]) -> str:
 @click.option("--workload", default=None, help="Run a bundled workload of the ISA instead of PROGRAM.s.")
 @click.option("--trap-log", type=click.IntRange(0), default=20, show_default=True, help="Trap log lines to show.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Optional[str], vms: int, depth: int,
+def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Optional[list[str]], vms: int,
+            depth: Optional[int],
             steps: int, slice_: int, save_snapshot: Optional[str], from_snapshot: Optional[str],
             workload: Optional[str], trap_log: int, as_json: bool) -> None:
     """Run PROGRAM.s (pg3 assembly for pg3, ...) on ISA, bare or under a monitor."""
@@ -104,8 +126,12 @@ def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Opt
 
     if mode == "bare" and vmm:
         _fail("--bare and --vmm exclude each other")
-    if vmm is None and (save_snapshot or from_snapshot or vms != 1 or depth != 1):
-        _fail("--vms, --depth and snapshots need --vmm trap-emulate")
+    if vmm is None and (save_snapshot or from_snapshot or vms != 1 or depth not in (None, 1)):
+        _fail("--vms, --depth and snapshots need --vmm POLICY")
+    if vmm is not None and len(vmm) > 1 and depth not in (None, len(vmm)):
+        _fail(f"--depth {depth} contradicts --vmm {','.join(vmm)} (a stack of {len(vmm)})")
+    stack = None if vmm is None else (vmm * (depth or 1) if len(vmm) == 1 else vmm)
+    depth = 0 if stack is None else len(stack)
     if save_snapshot:  # before the run, not after it (overwriting --from-snapshot's file is allowed)
         from virtcheck.isa.files import OutputError, check_file
 
@@ -136,16 +162,17 @@ def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Opt
     if prog is not None:
         _check_fits(isa, prog, program or f"workload {workload}")
 
-    out: dict[str, Any] = {"isa": isa.name, "mode": "bare" if vmm is None else vmm, "depth": 0 if vmm is None else depth}
+    out: dict[str, Any] = {"isa": isa.name, "mode": "bare" if stack is None else stack[-1], "depth": depth,
+                           "policies": stack or []}
     try:
-        if vmm is None:
+        if stack is None:
             m = Machine(isa)
             m.load(prog)  # type: ignore[arg-type]
             res = m.run(steps)
             out["guests"] = [{"result": res.reason, "executed": res.executed, "detail": res.detail,
                               "state": m.state().fields, "traps": m.log.to_json()}]
         else:
-            top = monitor_stack(isa, depth, slice=slice_)
+            top = monitor_stack(isa, depth, slice=slice_, policy=stack)
             if from_snapshot:
                 guests = [snap.load(top, from_snapshot)]
             else:
@@ -170,7 +197,9 @@ def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Opt
     if as_json:
         click.echo(json.dumps(out, indent=1, default=str))
         return
-    click.echo(f"{isa.name}: {'bare' if vmm is None else f'{vmm} monitor, depth {depth}'}")
+    how = "bare" if stack is None else f"{stack[-1]} monitor, depth {depth}" + \
+        (f" (bottom first: {', '.join(stack)})" if len(set(stack)) > 1 else "")
+    click.echo(f"{isa.name}: {how}")
     for k, g in enumerate(out["guests"]):
         where = f" partition [{g['partition'][0]:#x}, +{g['partition'][1]:#x})" if "partition" in g else ""
         detail = f" ({g['detail']})" if g.get("detail") else ""
@@ -184,7 +213,8 @@ def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Opt
         if "accounting" in g:
             a = g["accounting"]
             click.echo(f"  accounting: direct {a['direct']}, emulated {sum(a['emulated'].values())}, "
-                       f"reflected {sum(a['reflected'].values())}, trapped {sum(a['trapped'].values())}, "
+                       f"interpreted {sum(a['interpreted'].values())}, reflected {sum(a['reflected'].values())}, "
+                       f"trapped {sum(a['trapped'].values())}, monitor entries {a['monitor_entries']}, "
                        f"world switches {a['world_switches']}, direct ratio {a['direct_ratio']:.4f}")
             for kind in ("emulated", "reflected"):
                 if a[kind]:
