@@ -14,7 +14,6 @@ Oracles:
 
 import shutil
 import subprocess
-import time
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -45,13 +44,7 @@ ROBIN_IRVINE = {
 
 @pytest.fixture(scope="module")
 def results():
-    out, times = {}, {}
-    for isa in (X.x86, X.x86_umip, X.x86_vmx):
-        t0 = time.perf_counter()
-        out[isa.name] = classify_isa(isa)
-        times[isa.name] = time.perf_counter() - t0
-    out["_seconds"] = times
-    return out
+    return {isa.name: classify_isa(isa) for isa in (X.x86, X.x86_umip, X.x86_vmx)}
 
 
 def _true(r, prop):
@@ -117,10 +110,6 @@ def test_reports_state_the_guest_configuration():
     assert "ring 1" in X.x86_ring1.guest_doc
     assert "UMIP" in X.x86_umip.guest_doc
     assert "non-root" in X.x86_vmx.guest_doc
-
-
-def test_checks_are_fast(results):
-    assert sum(results["_seconds"].values()) < 30
 
 
 # --- encodings ------------------------------------------------------------------------------
