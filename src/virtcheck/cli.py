@@ -22,8 +22,8 @@ from typing import Any, Optional, Sequence
 import click
 
 from virtcheck import __version__
-from virtcheck.session import (EXIT_FAIL, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE,
-                               Session, current)
+from virtcheck.invocation import (EXIT_FAIL, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNKNOWN, EXIT_USAGE,
+                               Invocation, current)
 
 #: stdout closed by the reader: what a shell reports for SIGPIPE (128 + 13)
 EXIT_BROKEN_PIPE = 141
@@ -53,11 +53,11 @@ def _problem(exc: BaseException) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def interrupted_exit(session: Optional[Session], signum: int = signal.SIGINT) -> None:
+def interrupted_exit(inv: Optional[Invocation], signum: int = signal.SIGINT) -> None:
     """Ctrl-C (or SIGTERM, where a command handles it): one line saying what is complete
     on disk; exit 128 + the signal (130 for Ctrl-C)."""
-    where = session.invocation() if session else "virtcheck"
-    saved = session.saved_text() if session else "nothing was saved"
+    where = inv.invocation() if inv else "virtcheck"
+    saved = inv.saved_text() if inv else "nothing was saved"
     how = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
     click.echo(f"{where}: interrupted ({how}); {saved}", err=True)
     sys.exit(128 + signum)
@@ -69,13 +69,13 @@ class _Main(click.Group):
 
     def main(self, args: Optional[Sequence[str]] = None, prog_name: Optional[str] = None, **extra: Any) -> Any:
         argv = list(sys.argv[1:] if args is None else args)
-        session = Session(argv, debug="--debug" in argv)
+        inv = Invocation(argv, debug="--debug" in argv)
         argv = [a for a in argv if a != "--debug"]  # accepted anywhere, not only before the command
         extra.pop("standalone_mode", None)
         try:
-            rv = super().main(argv, "virtcheck", standalone_mode=False, obj=session, **extra)  # whoever calls it
+            rv = super().main(argv, "virtcheck", standalone_mode=False, obj=inv, **extra)  # whoever calls it
         except (click.exceptions.Abort, KeyboardInterrupt):
-            interrupted_exit(session)
+            interrupted_exit(inv)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.UsageError as exc:  # one line too, naming the command and its --help
@@ -98,13 +98,13 @@ class _Main(click.Group):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(EXIT_BROKEN_PIPE)
         except Exception as exc:  # the boundary: one line, never a traceback unless asked
-            session = current() or Session(sys.argv[1:])
-            if session.debug:
+            inv = current() or Invocation(sys.argv[1:])
+            if inv.debug:
                 traceback.print_exc()
             if _is_input_error(exc):
-                click.echo(f"error: {session.invocation()}: {_problem(exc)}", err=True)
+                click.echo(f"error: {inv.invocation()}: {_problem(exc)}", err=True)
                 sys.exit(EXIT_USAGE)
-            click.echo(f"error: {session.invocation()}: internal error ({type(exc).__name__}: {_problem(exc)}); "
+            click.echo(f"error: {inv.invocation()}: internal error ({type(exc).__name__}: {_problem(exc)}); "
                        f"this is a bug in virtcheck: please report it with the traceback `virtcheck --debug` "
                        f"prints (exit {EXIT_INTERNAL})", err=True)
             sys.exit(EXIT_INTERNAL)

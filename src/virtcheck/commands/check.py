@@ -26,7 +26,7 @@ from virtcheck.isa.model import Isa
 from virtcheck.reports import FILE_NAMES, FORMATS, render
 from virtcheck.reports.labels import budget_line, plural
 from virtcheck.reports.text import render_summary
-from virtcheck.session import saved
+from virtcheck.invocation import saved
 
 
 def policy_names() -> list[str]:

@@ -96,7 +96,7 @@ def command(isa_name: str, vmm: str, props: str, budget: Optional[str], examples
     from virtcheck.cli import interrupted_exit
     from virtcheck.isa.errors import IsaError
     from virtcheck.isa.files import OutputError, check_dir, write_atomic
-    from virtcheck.session import current, saved
+    from virtcheck.invocation import current, saved
     from virtcheck.isa.loader import load
     from virtcheck.reports.fuzz_render import FILE_NAMES, FORMATS, render_fuzz
 

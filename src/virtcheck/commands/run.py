@@ -122,7 +122,7 @@ def command(isa_name: str, program: Optional[str], mode: Optional[str], vmm: Opt
     from virtcheck.hypervisor import snapshot as snap
     from virtcheck.isa.asm import assemble
     from virtcheck.isa.files import OutputError
-    from virtcheck.session import saved
+    from virtcheck.invocation import saved
 
     if mode == "bare" and vmm:
         _fail("--bare and --vmm exclude each other")

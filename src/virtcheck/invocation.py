@@ -23,7 +23,7 @@ EXIT_INTERRUPTED = 130
 
 
 @dataclass
-class Session:
+class Invocation:
     argv: list[str]
     debug: bool = False
     files: list[str] = field(default_factory=list)
@@ -36,10 +36,10 @@ class Session:
         return "saved: " + ", ".join(self.files) if self.files else "nothing was saved"
 
 
-def current() -> Optional[Session]:
+def current() -> Optional[Invocation]:
     ctx = click.get_current_context(silent=True)
     obj = ctx.find_root().obj if ctx is not None else None
-    return obj if isinstance(obj, Session) else None
+    return obj if isinstance(obj, Invocation) else None
 
 
 def saved(what: str) -> None:
